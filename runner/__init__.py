@@ -1,0 +1,1 @@
+"""The engine room of liandong: BPMN runner, persistence, calendar. Never imports Flask."""

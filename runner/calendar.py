@@ -1,0 +1,144 @@
+"""Statutory working days (State Council schedule with 调休 make-up days); dates and "now" are parameters.
+
+A deadline of N working days from day D is the end (24:00 Asia/Shanghai) of the N-th working day
+after D; D itself is not counted. A year whose schedule is not loaded is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+_MAX_SCAN_DAYS = 400
+
+
+class CalendarError(ValueError):
+    """A working-day computation that cannot be answered honestly."""
+
+
+class YearNotLoaded(CalendarError):
+    def __init__(self, year: int):
+        super().__init__(
+            f"{year} 年的国务院节假日安排尚未载入，无法计算工作日期限"
+            f"（the holiday schedule for {year} is not loaded; add it to the calendar data folder）"
+        )
+        self.year = year
+
+
+def _builtin_years() -> set[int]:
+    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    return set(range(min(years), max(years) + 1))
+
+
+@dataclass
+class WorkingCalendar:
+    """Working days from chinesecalendar plus data files for missing years and local overrides."""
+
+    overrides: dict[date, bool] = field(default_factory=dict)
+    extra_years: set[int] = field(default_factory=set)
+    sources: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> WorkingCalendar:
+        cal = cls()
+        if data_dir and Path(data_dir).is_dir():
+            for path in sorted(Path(data_dir).glob("*.json")):
+                cal.add_year_file(path)
+        return cal
+
+    def add_year_file(self, path: Path) -> None:
+        """Load one year's schedule: {"year", "source", "holidays": [...], "workdays": [...]}."""
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            year = int(doc["year"])
+            holidays = [date.fromisoformat(d) for d in doc.get("holidays", [])]
+            workdays = [date.fromisoformat(d) for d in doc.get("workdays", [])]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CalendarError(f"日历数据文件 {path} 无效：{exc}") from exc
+        for d in holidays + workdays:
+            if d.year != year:
+                raise CalendarError(f"日历数据文件 {path}：日期 {d} 不属于 {year} 年")
+        self.add_year(year, holidays, workdays, source=str(doc.get("source", path)))
+
+    def add_year(self, year: int, holidays: Iterable[date], workdays: Iterable[date], source: str = "") -> None:
+        for d in holidays:
+            self.overrides[d] = False
+        for d in workdays:
+            self.overrides[d] = True
+        self.extra_years.add(year)
+        self.sources[year] = source
+
+    @property
+    def loaded_years(self) -> set[int]:
+        return _builtin_years() | self.extra_years
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        if day.year in self.extra_years and day.year not in _builtin_years():
+            return day.weekday() < 5
+        if day.year not in _builtin_years():
+            raise YearNotLoaded(day.year)
+        return chinese_calendar.is_workday(day)
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """Return the N-th working day after START (START itself not counted)."""
+        if n < 1:
+            raise CalendarError("工作日数必须是正整数")
+        day, counted = start, 0
+        for _ in range(_MAX_SCAN_DAYS * n):
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                counted += 1
+                if counted == n:
+                    return day
+        raise CalendarError(f"{start} 之后找不到 {n} 个工作日")
+
+    def deadline(self, start: date | datetime | str, n: int) -> datetime:
+        """End (24:00 Asia/Shanghai) of the N-th working day after START's local date."""
+        last = self.add_working_days(local_date(start), n)
+        return datetime.combine(last + timedelta(days=1), time(0), TZ)
+
+    def working_days_left(self, now: datetime, due: datetime) -> int:
+        """Working days from NOW's local date up to DUE; negative when overdue."""
+        today = local_date(now)
+        last_day = (due.astimezone(TZ) - timedelta(microseconds=1)).date()
+        if last_day >= today:
+            return self._count(today, last_day)
+        return -self._count(last_day, today)
+
+    def _count(self, after: date, until: date) -> int:
+        count, day = 0, after
+        while day < until:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        return count
+
+
+def local_date(value: date | datetime | str) -> date:
+    """The Asia/Shanghai calendar date of VALUE (ISO string, date or aware datetime)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=TZ)
+        return value.astimezone(TZ).date()
+    return value
+
+
+def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show an aware datetime in Asia/Shanghai; a midnight deadline reads as 24:00 of the day before."""
+    if value is None:
+        return ""
+    local = value.astimezone(TZ)
+    if fmt == "%Y-%m-%d %H:%M" and local.time() == time(0):
+        return (local - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return local.strftime(fmt)

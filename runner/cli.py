@@ -1,0 +1,125 @@
+"""The `liandong` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from runner.calendar import CalendarError, WorkingCalendar
+from runner.config import settings_from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="liandong", description="行政执法联动 BPMN 运行器")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("init-db", help="建库、载入组织机构、部署流程图")
+    p.add_argument("--demo", action="store_true", help="同时生成演示账号和演示案件")
+    p = sub.add_parser("run", help="启动网页服务和定时器")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p = sub.add_parser("users", help="列出账号")
+    p.add_argument("--demo", action="store_true", help="演示账号：用户名、密码、单位、角色（制表符分隔）")
+    p = sub.add_parser("deadline", help="计算 N 个工作日的期限")
+    p.add_argument("--from", dest="start", required=True, help="起算日 YYYY-MM-DD（当日不计入）")
+    p.add_argument("--working-days", type=int, required=True)
+    p = sub.add_parser("validate", help="检查流程图")
+    p.add_argument("files", nargs="*")
+    p = sub.add_parser("simulate", help="运行场景")
+    p.add_argument("scenarios", nargs="+")
+    p.add_argument("--roundtrip", action="store_true", help="每步之后保存并恢复所有实例")
+    p.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def cmd_init_db(args) -> int:
+    from runner.setup import init_database
+
+    settings = settings_from_env()
+    summary = init_database(settings, demo=args.demo)
+    print(summary)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from runner.setup import serve
+
+    return serve(settings_from_env(), args.host, args.port)
+
+
+def cmd_users(args) -> int:
+    from runner.org import demo_accounts
+
+    if not args.demo:
+        print("目前只支持 --demo", file=sys.stderr)
+        return 2
+    for username, password, unit, role, _fields in demo_accounts():
+        print(f"{username}\t{password}\t{unit}\t{role}")
+    return 0
+
+
+def cmd_deadline(args) -> int:
+    settings = settings_from_env()
+    try:
+        start = date.fromisoformat(args.start)
+    except ValueError:
+        print(f"日期格式应为 YYYY-MM-DD：{args.start}", file=sys.stderr)
+        return 2
+    cal = WorkingCalendar.load(settings.calendar_dir)
+    try:
+        due_day = cal.add_working_days(start, args.working_days)
+        moment = cal.deadline(start, args.working_days)
+    except CalendarError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(due_day.isoformat())
+    print(f"期限：{due_day.isoformat()} 24:00（Asia/Shanghai），即 {moment.isoformat()}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from runner.engine import Engine
+    from runner.rules import load_rules
+    from runner.validate import validate_files
+
+    settings = settings_from_env()
+    files = [Path(f) for f in args.files] or sorted(Path(settings.bpmn_dir).glob("*.bpmn"))
+    engine = Engine(WorkingCalendar.load(settings.calendar_dir))
+    problems = validate_files(files, engine, load_rules(settings.rules_file))
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} 个问题", file=sys.stderr)
+        return 1
+    print(f"{len(files)} 个流程图检查通过", file=sys.stderr)
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from runner.simulate import ScenarioError, run_scenario
+
+    failed = 0
+    for path in args.scenarios:
+        try:
+            outcome = run_scenario(Path(path), roundtrip=args.roundtrip,
+                                   echo=None if args.quiet else print)
+        except ScenarioError as exc:
+            print(f"场景文件错误：{exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if not outcome.ok:
+            failed += 1
+            if args.quiet:
+                print(f"{path}: " + "; ".join(outcome.failures))
+    total = len(args.scenarios)
+    print(f"{total - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+COMMANDS = {"init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "deadline": cmd_deadline,
+            "validate": cmd_validate, "simulate": cmd_simulate}
+
+if __name__ == "__main__":
+    sys.exit(main())

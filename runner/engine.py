@@ -1,0 +1,431 @@
+"""The only module that touches SpiffWorkflow: parse, run, serialize, inspect.
+
+Time comes from an injected clock: SpiffWorkflow's timer module reads ``datetime.now`` and has no
+hook, so we give that module a ``datetime`` whose ``now`` answers from a context variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from runner.calendar import TZ, WorkingCalendar, local_date
+
+_NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("liandong_now", default=None)
+
+
+class _ClockedDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        current = _NOW.get()
+        if current is None:
+            return datetime.now(tz)
+        return current.astimezone(tz) if tz else current.astimezone(UTC).replace(tzinfo=None)
+
+
+spiff_timer.datetime = _ClockedDatetime
+
+
+@contextlib.contextmanager
+def clock_at(now: datetime) -> Iterator[None]:
+    """Run engine code as if the time were NOW (an aware datetime)."""
+    if now.tzinfo is None:
+        raise ValueError("the clock needs an aware datetime")
+    token = _NOW.set(now)
+    try:
+        yield
+    finally:
+        _NOW.reset(token)
+
+
+def current_time() -> datetime:
+    now = _NOW.get()
+    if now is None:
+        raise RuntimeError("engine code ran outside clock_at()")
+    return now
+
+
+class EngineError(ValueError):
+    """A workflow could not do what was asked; the message is meant for a person."""
+
+
+@dataclass
+class Problem:
+    file: str
+    element_id: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.element_id or '-'}: {self.message}"
+
+
+class DiagramError(EngineError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+RULE_ID = re.compile(r"\b([FPSV]\d+[a-c]?)\b")
+
+
+@dataclass
+class ProcessBundle:
+    """One parsed process file with the forms it references."""
+
+    process_key: str
+    name: str
+    path: Path
+    xml: str
+    spec: object
+    subprocess_specs: dict
+    forms: dict[str, dict] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    documentation: str = ""
+    start_properties: dict[str, str] = field(default_factory=dict)
+    start_form: str | None = None
+
+
+@dataclass
+class ReadyTask:
+    id: str
+    element_id: str
+    name: str
+    documentation: str
+    properties: dict[str, str]
+    lane: str | None
+    data: dict
+
+
+@dataclass
+class WaitingTimer:
+    id: str
+    element_id: str
+    name: str
+    due_at: datetime
+    host_task_id: str | None
+
+
+def rule_ids(text: str | None) -> list[str]:
+    seen: list[str] = []
+    for rid in RULE_ID.findall(text or ""):
+        if rid not in seen:
+            seen.append(rid)
+    return seen
+
+
+class Engine:
+    """Parse bundles and run workflows with our script globals and clock."""
+
+    def __init__(self, calendar: WorkingCalendar, config: dict[str, str] | None = None):
+        self.calendar = calendar
+        self.config = dict(config or {})
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+        self.script_engine = PythonScriptEngine(environment=TaskDataEnvironment(self.script_globals()))
+        self._validator: BpmnValidator | None = None
+
+    # -- functions a diagram may call in expressions and scripts -----------------------------
+    def script_globals(self) -> dict:
+        cal = self.calendar
+
+        def working_days_after(start, n):
+            """ISO end (24:00 Asia/Shanghai) of the N-th working day after START."""
+            return cal.deadline(start, int(n)).isoformat()
+
+        def end_of_day(day):
+            """ISO end (24:00 Asia/Shanghai) of DAY."""
+            d = local_date(day)
+            return datetime.combine(d + timedelta(days=1), datetime.min.time(), TZ).isoformat()
+
+        def now_iso():
+            return current_time().astimezone(TZ).isoformat()
+
+        def today():
+            return current_time().astimezone(TZ).date().isoformat()
+
+        def after(duration):
+            """ISO time DURATION (ISO 8601, e.g. PT2H) from now."""
+            parsed = TimerEventDefinition.parse_iso_duration(duration)
+            start = current_time()
+            return (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+
+        def config(name):
+            if name not in self.config:
+                raise EngineError(f"未知的配置项 {name}")
+            return self.config[name]
+
+        def quarter_end(day):
+            """ISO end of the calendar quarter that contains DAY."""
+            d = local_date(day)
+            q_last_month = ((d.month - 1) // 3 + 1) * 3
+            first_next = date(d.year + (q_last_month == 12), q_last_month % 12 + 1, 1)
+            return datetime.combine(first_next, datetime.min.time(), TZ).isoformat()
+
+        def quarter_label(day):
+            d = local_date(day)
+            return f"{d.year}Q{(d.month - 1) // 3 + 1}"
+
+        return {
+            "working_days_after": working_days_after,
+            "end_of_day": end_of_day,
+            "now_iso": now_iso,
+            "today": today,
+            "after": after,
+            "config": config,
+            "quarter_end": quarter_end,
+            "quarter_label": quarter_label,
+        }
+
+    # -- parsing ------------------------------------------------------------------------------
+    @property
+    def validator(self) -> BpmnValidator:
+        if self._validator is None:
+            self._validator = BpmnValidator()
+        return self._validator
+
+    def parse(self, path: Path) -> ProcessBundle:
+        """Parse one process file (process id = file name) with its forms; raise DiagramError."""
+        path = Path(path)
+        key = path.stem
+        parser = SpiffBpmnParser(validator=self.validator)
+        try:
+            parser.add_bpmn_file(str(path))
+            spec = parser.get_spec(key)
+            subprocess_specs = parser.get_subprocess_specs(key)
+        except ValidationException as exc:
+            line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or None
+            raise DiagramError([Problem(path.name, getattr(exc, "id", "") or "", _first_line(exc), line)]) from exc
+        except (SpiffWorkflowException, ValueError, KeyError) as exc:
+            raise DiagramError([Problem(path.name, "", _first_line(exc))]) from exc
+        except Exception as exc:  # lxml syntax errors and the like
+            raise DiagramError([Problem(path.name, "", f"无法解析：{exc}")]) from exc
+        xml = path.read_text(encoding="utf-8")
+        bundle = ProcessBundle(key, getattr(spec, "description", None) or key, path, xml, spec, subprocess_specs)
+        bundle.documentation = getattr(spec, "documentation", None) or ""
+        process_props = _process_properties(parser, key)
+        bundle.properties = process_props
+        for task_spec in spec.task_specs.values():
+            props = _props(task_spec)
+            if _is_start(task_spec):
+                bundle.start_properties = props
+                bundle.start_form = props.get("formJsonSchemaFilename")
+            form = props.get("formJsonSchemaFilename")
+            if form and form not in bundle.forms:
+                form_path = path.parent / "forms" / form
+                try:
+                    bundle.forms[form] = json.loads(form_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    raise DiagramError([Problem(path.name, task_spec.bpmn_id or "", f"表单 {form} 无法读取：{exc}")]) \
+                        from exc
+        return bundle
+
+    def spec_json(self, bundle: ProcessBundle) -> str:
+        return json.dumps({
+            "spec": self.serializer.to_dict(bundle.spec),
+            "subprocess_specs": {k: self.serializer.to_dict(v) for k, v in bundle.subprocess_specs.items()},
+        })
+
+    # -- running ------------------------------------------------------------------------------
+    def new_workflow(self, bundle: ProcessBundle, data: dict) -> BpmnWorkflow:
+        wf = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=self.script_engine)
+        wf.data.update(data)
+        start = wf.get_tasks(state=TaskState.READY)
+        for task in start:
+            task.data.update(data)
+        return wf
+
+    def advance(self, wf: BpmnWorkflow, now: datetime) -> None:
+        """Run every engine step that can run at NOW (scripts, gateways, due timers)."""
+        with clock_at(now):
+            try:
+                wf.refresh_waiting_tasks()
+                wf.do_engine_steps()
+                wf.refresh_waiting_tasks()
+                wf.do_engine_steps()
+            except WorkflowException as exc:
+                raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
+
+    def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime) -> None:
+        task = self.find_task(wf, task_id)
+        if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+            raise EngineError("该任务已不可办理（已完成或不存在）")
+        task.data.update(data)
+        with clock_at(now):
+            try:
+                task.run()
+            except WorkflowException as exc:
+                raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
+        self.advance(wf, now)
+
+    def evaluate(self, wf: BpmnWorkflow, task_id: str, expression: str, now: datetime):
+        task = self.find_task(wf, task_id)
+        with clock_at(now):
+            try:
+                return self.script_engine.evaluate(task, expression)
+            except WorkflowException as exc:
+                raise EngineError(f"表达式 {expression!r} 求值失败：{_first_line(exc)}") from exc
+
+    @staticmethod
+    def find_task(wf: BpmnWorkflow, task_id: str):
+        from uuid import UUID
+
+        try:
+            return wf.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, KeyError, TypeError):
+            return None
+        except Exception:  # noqa: BLE001 - TaskNotFoundException differs between builds
+            return None
+
+    # -- inspection ---------------------------------------------------------------------------
+    def ready_user_tasks(self, wf: BpmnWorkflow) -> list[ReadyTask]:
+        out = []
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            if not isinstance(task.task_spec, UserTask):
+                continue
+            spec = task.task_spec
+            out.append(ReadyTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                                 spec.documentation or "", _props(spec), getattr(spec, "lane", None),
+                                 dict(task.data)))
+        return out
+
+    def waiting_timers(self, wf: BpmnWorkflow) -> list[WaitingTimer]:
+        out = []
+        for task in wf.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            ev = getattr(spec, "event_definition", None)
+            if not isinstance(ev, TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if isinstance(value, dict):
+                value = value.get("next")
+            if not value:
+                continue
+            due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else value
+            due = datetime.fromtimestamp(due.timestamp(), UTC)
+            host = None
+            if task.parent is not None and spec.bpmn_id is not None:
+                for sibling in task.parent.children:
+                    if sibling is not task and isinstance(sibling.task_spec, UserTask):
+                        host = str(sibling.id)
+            out.append(WaitingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, host))
+        return out
+
+    @staticmethod
+    def is_completed(wf: BpmnWorkflow) -> bool:
+        return wf.is_completed()
+
+    @staticmethod
+    def reached_end_events(wf: BpmnWorkflow) -> list[str]:
+        out = []
+        for task in wf.get_tasks(state=TaskState.COMPLETED):
+            spec = task.task_spec
+            if type(spec).__name__ == "EndEvent" and spec.bpmn_id:
+                out.append(spec.bpmn_id)
+        return out
+
+    @staticmethod
+    def element_states(wf: BpmnWorkflow) -> dict[str, str]:
+        """Element id -> completed | active | waiting, for the diagram overlay."""
+        states: dict[str, str] = {}
+        rank = {"completed": 1, "waiting": 2, "active": 3}
+        for task in wf.get_tasks():
+            bid = task.task_spec.bpmn_id
+            if not bid:
+                continue
+            if task.state == TaskState.COMPLETED:
+                state = "completed"
+            elif task.state == TaskState.READY or task.state == TaskState.STARTED:
+                state = "active"
+            elif task.state == TaskState.WAITING:
+                state = "waiting"
+            else:
+                continue
+            if rank[state] > rank.get(states.get(bid, ""), 0):
+                states[bid] = state
+        return states
+
+    @staticmethod
+    def data(wf: BpmnWorkflow) -> dict:
+        """Process data as seen by the most recently completed task, merged over workflow data."""
+        merged = dict(wf.data)
+        done = [t for t in wf.get_tasks(state=TaskState.COMPLETED)]
+        done.sort(key=lambda t: t.last_state_change)
+        for task in done:
+            merged.update(task.data)
+        for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            merged.update(task.data)
+        return merged
+
+    # -- persistence --------------------------------------------------------------------------
+    def dump_state(self, wf: BpmnWorkflow) -> tuple[str, str]:
+        dct = self.serializer.to_dict(wf)
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+        return json.dumps(dct), self.serializer.VERSION
+
+    def load_state(self, state_json: str, spec_json: str, version: str) -> BpmnWorkflow:
+        dct = json.loads(state_json)
+        specs = json.loads(spec_json)
+        dct["spec"] = specs["spec"]
+        dct["subprocess_specs"] = specs["subprocess_specs"]
+        dct[self.serializer.VERSION_KEY] = version
+        self.serializer.migrate(dct)
+        wf = self.serializer.from_dict(dct)
+        wf.script_engine = self.script_engine  # globals are not serialized
+        return wf
+
+
+def _props(spec) -> dict[str, str]:
+    ext = getattr(spec, "extensions", None) or {}
+    return dict(ext.get("properties") or {})
+
+
+def _is_start(spec) -> bool:
+    return type(spec).__name__ == "StartEvent"
+
+
+def _is_catching_timer(spec) -> bool:
+    return isinstance(spec, CatchingEvent) and isinstance(getattr(spec, "event_definition", None),
+                                                          TimerEventDefinition)
+
+
+def _process_properties(parser: SpiffBpmnParser, key: str) -> dict[str, str]:
+    from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+
+    proc = parser.process_parsers.get(key)
+    if proc is None:
+        return {}
+    return dict(SpiffTaskParser._parse_extensions(proc.node).get("properties") or {})
+
+
+def _first_line(exc: Exception) -> str:
+    msg = getattr(exc, "error_msg", None) or str(exc)
+    return msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+
+
+def _task_name(exc: Exception) -> str:
+    task = getattr(exc, "task_spec", None) or getattr(getattr(exc, "task", None), "task_spec", None)
+    if task is not None:
+        return getattr(task, "bpmn_name", None) or getattr(task, "bpmn_id", None) or getattr(task, "name", "")
+    return ""

@@ -1,0 +1,90 @@
+"""Validate submitted form data against a task's JSON Schema, with messages naming the field."""
+
+from __future__ import annotations
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from runner.errors import Invalid
+
+_MESSAGES = {
+    "required": "必填",
+    "type": "类型不正确",
+    "enum": "不是可选的值",
+    "const": "取值不被允许",
+    "format": "格式不正确",
+    "minLength": "不能为空",
+    "maxLength": "过长",
+    "minItems": "至少需要 {n} 项",
+    "minimum": "不能小于 {n}",
+    "maximum": "不能大于 {n}",
+    "pattern": "格式不正确",
+    "additionalProperties": "不是本表单的字段",
+    "not": "取值不被允许",
+    "uniqueItems": "有重复项",
+}
+
+
+def check_schema(schema: dict) -> str | None:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return exc.message
+    return None
+
+
+def validate_form(schema: dict, data: dict, unit_codes: set[str] | None = None) -> dict:
+    """Return DATA if it satisfies SCHEMA (and unit pickers name real units); raise Invalid otherwise."""
+    if not isinstance(data, dict):
+        raise Invalid("表单数据必须是一个对象")
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    errors: dict[str, str] = {}
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = _field_path(err)
+        errors.setdefault(path or "_form", _message(err, schema))
+    if unit_codes is not None:
+        for name, prop in (schema.get("properties") or {}).items():
+            for value in _unit_values(prop, data.get(name)):
+                if value not in unit_codes:
+                    errors.setdefault(name, f"未知的单位：{value}")
+    if errors:
+        labels = "、".join(_label(schema, k) for k in errors)
+        raise Invalid(f"表单有误：{labels}", errors)
+    return data
+
+
+def _unit_values(prop: dict, value) -> list[str]:
+    if prop.get("x-options") == "units" and isinstance(value, str):
+        return [value]
+    items = prop.get("items") or {}
+    if items.get("x-options") == "units" and isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _field_path(err) -> str:
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else ""
+        path.append(missing)
+    if err.validator == "additionalProperties" and "'" in err.message:
+        path.append(err.message.split("'")[1])
+    return ".".join(p for p in path if p)
+
+
+def _message(err, schema: dict) -> str:
+    custom = (err.schema or {}).get("x-message") if isinstance(err.schema, dict) else None
+    if custom:
+        return custom
+    for parent in err.absolute_schema_path:
+        del parent
+    text = _MESSAGES.get(err.validator, err.message)
+    if "{n}" in text:
+        text = text.format(n=err.validator_value)
+    return text
+
+
+def _label(schema: dict, path: str) -> str:
+    head = path.split(".")[0]
+    prop = (schema.get("properties") or {}).get(head) or {}
+    return prop.get("title") or head

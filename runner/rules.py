@@ -1,0 +1,28 @@
+"""The policy rules (RULES.md) as id -> clause text, so the UI can show the clause beside a task."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_RULE = re.compile(r"^\s*[-*]\s+\*\*(?P<id>[A-Z]\d+[a-z]?)(?:\s+(?P<title>[^*]*))?\*\*\s*[—-]*\s*(?P<text>.*)$")
+_SUB = re.compile(r"^\s+[-*]\s+\*\*(?P<id>[A-Z]\d+[a-z])\*\*\s*(?P<text>.*)$")
+
+
+def load_rules(path: Path | None) -> dict[str, str]:
+    """Parse RULES.md bullets like '- **P5 case transfer** — text' (continuation lines joined)."""
+    if path is None or not Path(path).exists():
+        return {}
+    rules: dict[str, str] = {}
+    current: str | None = None
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        m = _RULE.match(line) or _SUB.match(line)
+        if m:
+            current = m.group("id")
+            title = m.groupdict().get("title") or ""
+            rules[current] = (f"{title.strip()}: " if title.strip() else "") + m.group("text").strip()
+        elif current and line.startswith("  ") and line.strip() and not line.lstrip().startswith("- **"):
+            rules[current] += " " + line.strip()
+        elif not line.strip() or line.startswith("#"):
+            current = None
+    return rules

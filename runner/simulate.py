@@ -1,0 +1,337 @@
+"""Run plain-YAML scenarios against real services with a controlled clock, printing a transcript.
+
+A scenario::
+
+    name: 案件移送：接收单位受理
+    steps:
+      - at: 2026-03-02T09:00:00+08:00
+      - start: case_transfer
+        as: market_regulation.officer
+        data: {title: 某超市销售过期食品案}
+      - complete: register_case
+        as: market_regulation.officer
+        data: {...}
+      - advance: {working_days: 3}          # or {days: N}, {hours: N}, {minutes: N}, {to: <datetime>}
+      - expect:
+          open_tasks: [send_letter, supervise_letter]
+          can_act: {send_letter: [market_regulation.officer]}
+          cannot_act: {send_letter: [health.officer]}
+          escalations: [supervise_letter@market_regulation]
+          ended: transfer_accepted          # or status: running | completed
+          variables: {decision: accept}
+          due: {send_letter: "2026-03-05 24:00"}
+
+``start`` and ``complete`` may name ``instance: <alias>`` (default ``main``), ``unit:`` to choose one
+of several open tasks with the same id, and ``expect_error: <text>`` when the step must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+
+from runner.calendar import TZ, format_local
+from runner.config import Settings
+from runner.db import create_schema, drop_schema, make_engine
+from runner.errors import DomainError
+from runner.models import HumanTask, ProcessInstance, User
+from runner.org import seed_demo_users, seed_units
+from runner.runtime import Runtime, deploy_definitions, make_runtime, spec_for
+from runner.services import can_act, complete_task, fire_due_timers, start_process
+
+
+class ScenarioError(Exception):
+    """The scenario file itself is wrong (not an expectation that failed)."""
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool = True
+    failures: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+
+
+def load_scenario(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: 无法读取场景：{exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        raise ScenarioError(f"{path}: 场景须包含 steps 列表")
+    return doc
+
+
+def prepare_database(settings: Settings, fresh: bool = True) -> None:
+    engine = make_engine(settings.database_url)
+    if fresh:
+        drop_schema(engine)
+    create_schema(engine)
+    engine.dispose()
+
+
+def run_scenario(path: Path, settings: Settings | None = None, roundtrip: bool = False,
+                 echo: Callable[[str], None] | None = None) -> Outcome:
+    """Run one scenario on a fresh database; ROUNDTRIP re-creates the runtime and checks every
+    instance survives a save/restore after each step."""
+    doc = load_scenario(path)
+    tmp = None
+    if settings is None:
+        tmp = tempfile.TemporaryDirectory()
+        settings = Settings(database_url=f"sqlite:///{tmp.name}/sim.db")
+    try:
+        prepare_database(settings)
+        return _Run(doc, settings, roundtrip, echo or (lambda _line: None)).go()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+class _Run:
+    def __init__(self, doc: dict, settings: Settings, roundtrip: bool, echo):
+        self.doc, self.settings, self.roundtrip, self.echo = doc, settings, roundtrip, echo
+        self.outcome = Outcome(str(doc.get("name", "scenario")))
+        self.rt: Runtime = make_runtime(settings)
+        self.now: datetime | None = None
+        self.instances: dict[str, int] = {}
+
+    def say(self, line: str) -> None:
+        self.outcome.transcript.append(line)
+        self.echo(line)
+
+    def fail(self, message: str) -> None:
+        self.outcome.ok = False
+        self.outcome.failures.append(message)
+        self.say(f"    ✗ {message}")
+
+    def go(self) -> Outcome:
+        self.say(f"场景：{self.outcome.name}" + ("（每步保存/恢复）" if self.roundtrip else ""))
+        with self.rt.session() as s, s.begin():
+            seed_units(s)
+            seed_demo_users(s)
+        first = next((st["at"] for st in self.doc["steps"] if isinstance(st, dict) and "at" in st), None)
+        if first is None:
+            raise ScenarioError("场景须先用 at: 设定时钟")
+        deploy_definitions(self.rt, _parse_time(first))
+        for index, step in enumerate(self.doc["steps"], 1):
+            if not isinstance(step, dict):
+                raise ScenarioError(f"第 {index} 步不是一个映射")
+            self.step(index, step)
+            if self.roundtrip:
+                self.check_roundtrip(index)
+        self.say("结果：" + ("全部期望成立" if self.outcome.ok else f"{len(self.outcome.failures)} 项期望不成立"))
+        return self.outcome
+
+    # -- steps ---------------------------------------------------------------------------
+    def step(self, index: int, step: dict) -> None:
+        if "at" in step:
+            self.set_clock(_parse_time(step["at"]), f"[{index}] 时钟设为")
+        if "start" in step:
+            self.do_start(index, step)
+        elif "complete" in step:
+            self.do_complete(index, step)
+        elif "advance" in step:
+            self.do_advance(index, step["advance"])
+        if "expect" in step:
+            self.do_expect(index, step["expect"])
+        known = {"at", "start", "complete", "advance", "expect", "as", "data", "instance", "unit",
+                 "expect_error", "note"}
+        unknown = set(step) - known
+        if unknown:
+            raise ScenarioError(f"第 {index} 步有未知的键：{', '.join(sorted(unknown))}")
+
+    def require_clock(self) -> datetime:
+        if self.now is None:
+            raise ScenarioError("场景须先用 at: 设定时钟")
+        return self.now
+
+    def set_clock(self, when: datetime, label: str) -> None:
+        self.now = when
+        fired = fire_due_timers(self.rt, when)
+        fired_text = f"，触发 {fired} 个实例的定时器" if fired else ""
+        self.say(f"{label} {format_local(when, '%Y-%m-%d %H:%M')}{fired_text}")
+
+    def do_start(self, index: int, step: dict) -> None:
+        now = self.require_clock()
+        alias = step.get("instance", "main")
+        user = step.get("as")
+        try:
+            iid = start_process(self.rt, user, step["start"], step.get("data") or {}, now)
+        except DomainError as exc:
+            self.refused(index, step, f"{user} 发起 {step['start']}", exc)
+            return
+        if step.get("expect_error"):
+            self.fail(f"第 {index} 步：期望被拒绝（{step['expect_error']}），实际发起成功")
+        self.instances[alias] = iid
+        self.say(f"[{index}] {user} 发起 {step['start']}（实例 {alias}#{iid}）→ 待办：{self.open_summary(iid)}")
+
+    def do_complete(self, index: int, step: dict) -> None:
+        now = self.require_clock()
+        alias = step.get("instance", "main")
+        iid = self.instances.get(alias)
+        if iid is None:
+            raise ScenarioError(f"第 {index} 步：没有名为 {alias} 的实例")
+        element, user = step["complete"], step.get("as")
+        task = self.find_open(iid, element, step.get("unit"))
+        if task is None:
+            self.fail(f"第 {index} 步：没有可办理的任务 {element}（待办：{self.open_summary(iid)}）")
+            return
+        try:
+            complete_task(self.rt, user, task.id, step.get("data") or {}, now)
+        except DomainError as exc:
+            self.refused(index, step, f"{user} 办理 {element}", exc)
+            return
+        if step.get("expect_error"):
+            self.fail(f"第 {index} 步：期望被拒绝（{step['expect_error']}），实际办理成功")
+        self.say(f"[{index}] {user} 办理 {element}（{task.name}）→ 待办：{self.open_summary(iid)}")
+
+    def refused(self, index: int, step: dict, what: str, exc: DomainError) -> None:
+        expected = step.get("expect_error")
+        detail = exc.message + (f" {exc.field_errors}" if exc.field_errors else "")
+        if expected is None:
+            self.fail(f"第 {index} 步：{what} 被拒绝：{detail}")
+        elif str(expected) not in detail:
+            self.fail(f"第 {index} 步：期望错误含「{expected}」，实际：{detail}")
+        else:
+            self.say(f"[{index}] {what} 被拒绝（符合期望）：{detail}")
+
+    def do_advance(self, index: int, spec: dict) -> None:
+        now = self.require_clock()
+        if not isinstance(spec, dict):
+            raise ScenarioError(f"第 {index} 步：advance 须为映射")
+        if "to" in spec:
+            target = _parse_time(spec["to"])
+        elif "working_days" in spec:
+            local = now.astimezone(TZ)
+            day = self.rt.calendar.add_working_days(local.date(), int(spec["working_days"]))
+            target = datetime.combine(day, local.timetz())
+        else:
+            target = now + timedelta(days=float(spec.get("days", 0)), hours=float(spec.get("hours", 0)),
+                                     minutes=float(spec.get("minutes", 0)))
+        if target < now:
+            raise ScenarioError(f"第 {index} 步：时钟不能倒退")
+        self.set_clock(target, f"[{index}] 时钟推进到")
+
+    # -- expectations --------------------------------------------------------------------
+    def do_expect(self, index: int, exp: dict) -> None:
+        alias = exp.get("instance", "main")
+        iid = self.instances.get(alias)
+        if iid is None:
+            self.fail(f"第 {index} 步：实例 {alias} 不存在")
+            return
+        with self.rt.session() as s:
+            inst = s.get(ProcessInstance, iid)
+            rows = list(s.scalars(select(HumanTask).where(HumanTask.instance_id == iid,
+                                                          HumanTask.status == "open")))
+            users = {u.username: u for u in s.scalars(select(User))}
+        checks = 0
+        if "open_tasks" in exp:
+            checks += 1
+            got = sorted(r.element_id for r in rows)
+            want = sorted(exp["open_tasks"] or [])
+            if got != want:
+                self.fail(f"第 {index} 步：期望待办 {want}，实际 {got}")
+        if "escalations" in exp:
+            checks += 1
+            want = sorted(exp["escalations"] or [])
+            with_unit = any("@" in str(w) for w in want)
+            got = sorted(r.element_id + (f"@{r.late_unit}" if with_unit else "")
+                         for r in rows if r.kind == "supervision")
+            if got != want:
+                self.fail(f"第 {index} 步：期望督办 {want}，实际 {got}")
+        for key, should in (("can_act", True), ("cannot_act", False)):
+            for element, names in (exp.get(key) or {}).items():
+                checks += 1
+                targets = [r for r in rows if r.element_id == element]
+                if not targets:
+                    self.fail(f"第 {index} 步：没有待办任务 {element}")
+                    continue
+                for name in names:
+                    user = users.get(name)
+                    able = user is not None and any(can_act(user, r) for r in targets)
+                    if able != should:
+                        self.fail(f"第 {index} 步：{name} {'应能' if should else '不应能'}办理 {element}")
+        if "ended" in exp:
+            checks += 1
+            want = exp["ended"]
+            if inst.status != "completed" or (want is not True and inst.end_event != want and
+                                              want not in self.ends(inst)):
+                self.fail(f"第 {index} 步：期望结束于 {want}，实际状态 {inst.status}，结束事件 {inst.end_event}")
+        if "status" in exp:
+            checks += 1
+            if inst.status != exp["status"]:
+                self.fail(f"第 {index} 步：期望状态 {exp['status']}，实际 {inst.status}")
+        for name, value in (exp.get("variables") or {}).items():
+            checks += 1
+            actual = (inst.data_summary or {}).get(name, "<无>")
+            if actual != value:
+                self.fail(f"第 {index} 步：期望变量 {name} = {value!r}，实际 {actual!r}")
+        for element, text in (exp.get("due") or {}).items():
+            checks += 1
+            got = [format_local(r.due_at) for r in rows if r.element_id == element]
+            if str(text) not in got:
+                self.fail(f"第 {index} 步：期望 {element} 期限 {text}，实际 {got}")
+        unknown = set(exp) - {"instance", "open_tasks", "escalations", "can_act", "cannot_act", "ended",
+                              "status", "variables", "due"}
+        if unknown:
+            raise ScenarioError(f"第 {index} 步：未知的期望：{', '.join(sorted(unknown))}")
+        self.say(f"[{index}] 检查 {checks} 项期望" + ("" if self.outcome.ok else "（此前已有不成立项）"))
+
+    def ends(self, inst: ProcessInstance) -> list[str]:
+        wf = self.rt.engine.load_state(inst.state_json, spec_for(self.rt, inst.definition),
+                                       inst.serializer_version)
+        return self.rt.engine.reached_end_events(wf)
+
+    # -- helpers -------------------------------------------------------------------------
+    def find_open(self, iid: int, element: str, unit: str | None) -> HumanTask | None:
+        with self.rt.session() as s:
+            q = select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.element_id == element,
+                                        HumanTask.status == "open")
+            if unit:
+                q = q.where(HumanTask.unit_code == unit)
+            return s.scalars(q.order_by(HumanTask.created_at, HumanTask.id)).first()
+
+    def open_summary(self, iid: int) -> str:
+        with self.rt.session() as s:
+            rows = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open")
+                             .order_by(HumanTask.element_id))
+            parts = [f"{r.element_id}@{r.unit_code}/{r.role}" + ("（督办）" if r.kind == "supervision" else "")
+                     for r in rows]
+            inst = s.get(ProcessInstance, iid)
+            ended = f"；已结束于 {inst.end_event}" if inst.status == "completed" else ""
+        return ("、".join(parts) or "无") + ended
+
+    def check_roundtrip(self, index: int) -> None:
+        """Rebuild the runtime and check each stored instance restores and re-serializes unchanged."""
+        self.rt.session_factory.kw["bind"].dispose()
+        self.rt = make_runtime(self.settings)
+        with self.rt.session() as s:
+            for inst in s.scalars(select(ProcessInstance)):
+                wf = self.rt.engine.load_state(inst.state_json, spec_for(self.rt, inst.definition),
+                                               inst.serializer_version)
+                again, _version = self.rt.engine.dump_state(wf)
+                if json.loads(again) != json.loads(inst.state_json):
+                    self.fail(f"第 {index} 步后：实例 #{inst.id} 保存/恢复后状态不一致")
+                ready = {t.id for t in self.rt.engine.ready_user_tasks(wf)}
+                open_ids = set(s.scalars(select(HumanTask.id).where(HumanTask.instance_id == inst.id,
+                                                                    HumanTask.status == "open")))
+                if ready != open_ids:
+                    self.fail(f"第 {index} 步后：实例 #{inst.id} 恢复后的待办与任务表不一致")
+
+
+def _parse_time(value) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ScenarioError(f"无法识别的时间：{value}") from exc
+    return dt if dt.tzinfo else dt.replace(tzinfo=TZ)

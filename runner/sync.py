@@ -1,0 +1,118 @@
+"""Keep the query tables (human tasks, timers, instance summary) in step with a workflow's state.
+
+Called inside the action's transaction, so the inbox never needs to deserialize a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runner.engine import rule_ids
+from runner.errors import Invalid
+from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit
+from runner.runtime import Runtime
+
+SYSTEM = "system"
+
+
+def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datetime) -> list[HumanTask]:
+    """Write WF's state into INST and its task/timer rows; return the human tasks opened by this step."""
+    engine = rt.engine
+    timers = engine.waiting_timers(wf)
+    opened = _sync_human_tasks(rt, s, inst, wf, timers, now)
+    _sync_timers(s, inst, timers)
+    inst.state_json, inst.serializer_version = engine.dump_state(wf)
+    data = engine.data(wf)
+    inst.data_summary = _jsonable(data)
+    inst.title = str(data.get("title") or inst.title or "")[:255]
+    units = set(inst.units or []) | {inst.initiator_unit}
+    units |= {row.unit_code for row in opened}
+    units |= _units_in(data, set(s.scalars(select(Unit.code))))
+    inst.units = sorted(units)
+    if engine.is_completed(wf) and inst.status != "completed":
+        inst.status = "completed"
+        inst.ended_at = now
+        ends = engine.reached_end_events(wf)
+        inst.end_event = ends[-1] if ends else None
+        s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
+                         detail="流程结束：" + "、".join(ends)))
+    return opened
+
+
+def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
+    engine = rt.engine
+    ready = {t.id: t for t in engine.ready_user_tasks(wf)}
+    open_rows = {row.id: row for row in s.scalars(
+        select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
+    for task_id, row in open_rows.items():
+        if task_id not in ready:
+            row.status = "cancelled"
+    opened = []
+    for task_id, task in ready.items():
+        if task_id in open_rows:
+            continue
+        props = task.properties
+        if "unit" not in props or "role" not in props:
+            raise Invalid(f"流程图错误：任务 {task.element_id} 未指定办理单位或角色（unit/role）")
+        unit = engine.evaluate(wf, task_id, props["unit"], now)
+        field = engine.evaluate(wf, task_id, props["field"], now) if props.get("field") else None
+        late_unit = engine.evaluate(wf, task_id, props["lateUnit"], now) if props.get("lateUnit") else None
+        due = None
+        if props.get("due"):
+            due = datetime.fromisoformat(engine.evaluate(wf, task_id, props["due"], now))
+        else:
+            attached = [t.due_at for t in timers if t.host_task_id == task_id]
+            due = min(attached) if attached else None
+        kind = props.get("taskKind", "task")
+        row = HumanTask(
+            id=task_id, instance_id=inst.id, process_key=inst.process_key, business_key=inst.business_key,
+            title=inst.title, element_id=task.element_id, name=task.name, kind=kind, unit_code=str(unit),
+            role=props["role"], field=str(field) if field else None, assignee=None,
+            form_file=props.get("formJsonSchemaFilename"), rules=rule_ids(task.documentation),
+            documentation=task.documentation, late_unit=str(late_unit) if late_unit else None, due_at=due,
+            status="open", created_at=now)
+        s.add(row)
+        opened.append(row)
+        if kind == "supervision":
+            s.add(AuditEntry(at=now, actor=SYSTEM, action="escalate", instance_id=inst.id, task_id=task_id,
+                             element_id=task.element_id,
+                             detail=f"督办：{task.name}" + (f"（逾期单位 {late_unit}）" if late_unit else "")))
+    return opened
+
+
+def _sync_timers(s, inst, timers) -> None:
+    rows = {row.id: row for row in s.scalars(
+        select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting"))}
+    live = {t.id: t for t in timers}
+    for timer_id, row in rows.items():
+        if timer_id not in live:
+            row.status = "done"
+    for timer_id, t in live.items():
+        if timer_id in rows:
+            rows[timer_id].due_at = t.due_at
+        else:
+            s.add(Timer(id=timer_id, instance_id=inst.id, element_id=t.element_id, name=t.name,
+                        due_at=t.due_at, status="waiting"))
+
+
+def _units_in(data: dict, known: set[str]) -> set[str]:
+    found = set()
+    for key, value in data.items():
+        if not (key.endswith("_unit") or key.endswith("_units")):
+            continue
+        values = value if isinstance(value, list) else [value]
+        found |= {v for v in values if isinstance(v, str) and v in known}
+    return found
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
