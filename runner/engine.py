@@ -32,6 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from runner.calendar import TZ, WorkingCalendar, local_date
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("liandong_now", default=None)
+_SESSION: contextvars.ContextVar[object | None] = contextvars.ContextVar("liandong_session", default=None)
 
 
 class _ClockedDatetime(datetime):
@@ -56,6 +57,23 @@ def clock_at(now: datetime) -> Iterator[None]:
         yield
     finally:
         _NOW.reset(token)
+
+
+@contextlib.contextmanager
+def session_bound(session) -> Iterator[None]:
+    """Let diagram functions that read the database (statistics) use the action's own session."""
+    token = _SESSION.set(session)
+    try:
+        yield
+    finally:
+        _SESSION.reset(token)
+
+
+def current_session():
+    session = _SESSION.get()
+    if session is None:
+        raise EngineError("该函数只能在一次办理操作之内调用")
+    return session
 
 
 def current_time() -> datetime:
@@ -138,9 +156,12 @@ def rule_ids(text: str | None) -> list[str]:
 class Engine:
     """Parse bundles and run workflows with our script globals and clock."""
 
-    def __init__(self, calendar: WorkingCalendar, config: dict[str, str] | None = None):
+    def __init__(self, calendar: WorkingCalendar, config: dict[str, str] | None = None,
+                 readers: dict | None = None):
         self.calendar = calendar
         self.config = dict(config or {})
+        # Functions of (session, *args) that diagrams may call to read the database.
+        self.readers = dict(readers or {})
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.script_engine = PythonScriptEngine(environment=TaskDataEnvironment(self.script_globals()))
         self._validator: BpmnValidator | None = None
@@ -186,7 +207,16 @@ class Engine:
             d = local_date(day)
             return f"{d.year}Q{(d.month - 1) // 3 + 1}"
 
+        def reader(name):
+            def call(*args):
+                if name not in self.readers:
+                    raise EngineError(f"未配置的函数 {name}")
+                return self.readers[name](current_session(), *args)
+            call.__name__ = name
+            return call
+
         return {
+            "quarter_statistics": reader("quarter_statistics"),
             "working_days_after": working_days_after,
             "end_of_day": end_of_day,
             "now_iso": now_iso,

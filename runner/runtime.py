@@ -41,10 +41,12 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
     if create:
         create_schema(db_engine)
     calendar = WorkingCalendar.load(settings.calendar_dir)
+    from runner.statistics import quarter_statistics
+
     engine = Engine(calendar, {
         "urgent_query_limit": settings.urgent_query_limit,
         "urgent_onsite_limit": settings.urgent_onsite_limit,
-    })
+    }, readers={"quarter_statistics": quarter_statistics})
     rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, load_rules(settings.rules_file))
     for path in sorted(Path(settings.bpmn_dir).glob("*.bpmn")):
         bundle = engine.parse(path)

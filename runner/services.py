@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from runner.calendar import TZ, CalendarError
-from runner.engine import EngineError
+from runner.engine import EngineError, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from runner.forms import validate_form
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, User
@@ -90,7 +90,8 @@ def _start(rt, username, process_key, data, now) -> int:
                 "initiator_unit_kind": user.unit.kind, "started_at": local_now.isoformat(),
                 "business_key": business_key}
         wf = rt.engine.new_workflow(bundle, seed)
-        rt.engine.advance(wf, now)
+        with session_bound(s):
+            rt.engine.advance(wf, now)
         state, version = rt.engine.dump_state(wf)
         inst = ProcessInstance(
             definition_id=definition.id, process_key=process_key, business_key=business_key,
@@ -162,7 +163,8 @@ def _complete(rt, username, task_id, data, now) -> int:
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         before = rt.engine.data(wf)
         variable = _form_variable(rt, inst.process_key, row.element_id)
-        rt.engine.complete(wf, task_id, {variable: data} if variable else data, now)
+        with session_bound(s):
+            rt.engine.complete(wf, task_id, {variable: data} if variable else data, now)
         row.status, row.completed_at, row.completed_by = "completed", now, user.username
         s.add(AuditEntry(at=now, actor=user.username, action="complete", instance_id=inst.id, task_id=task_id,
                          element_id=row.element_id, detail=f"办理「{row.name}」",
@@ -258,7 +260,8 @@ def _fire(rt, instance_id: int, now: datetime) -> bool:
             return False
         inst = s.get(ProcessInstance, instance_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
-        rt.engine.advance(wf, now)
+        with session_bound(s):
+            rt.engine.advance(wf, now)
         for t in due:
             s.add(AuditEntry(at=now, actor=SYSTEM, action="timer", instance_id=instance_id, task_id=t.id,
                              element_id=t.element_id, detail=f"定时器到期：{t.name}"))
