@@ -289,9 +289,9 @@ class Engine:
         """Run every engine step that can run at NOW (scripts, gateways, due timers)."""
         with clock_at(now):
             try:
-                wf.refresh_waiting_tasks()
+                wf.refresh_timers()
                 wf.do_engine_steps()
-                wf.refresh_waiting_tasks()
+                wf.refresh_timers()
                 wf.do_engine_steps()
             except WorkflowException as exc:
                 raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc

@@ -1,0 +1,64 @@
+"""The console script, run as a person would run it."""
+
+import subprocess
+import sys
+
+from runner.config import ROOT
+from runner.org import ROLES
+from tests.runner.conftest import FIXTURES
+
+
+def liandong(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "runner.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+def test_deadline_across_spring_festival_make_up_day():
+    out = liandong("deadline", "--from", "2026-02-13", "--working-days", "3")
+    assert out.returncode == 0
+    assert out.stdout.splitlines()[0] == "2026-02-25"
+
+
+def test_deadline_across_national_day():
+    out = liandong("deadline", "--from", "2026-09-30", "--working-days", "3")
+    assert out.stdout.splitlines()[0] == "2026-10-10"
+
+
+def test_deadline_into_unloaded_year_fails_naming_the_year():
+    out = liandong("deadline", "--from", "2026-12-30", "--working-days", "3")
+    assert out.returncode == 1 and "2027" in out.stderr and out.stdout == ""
+
+
+def test_deadline_rejects_bad_date():
+    out = liandong("deadline", "--from", "30/12/2026", "--working-days", "3")
+    assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr
+
+
+def test_users_demo_prints_tab_separated_accounts():
+    out = liandong("users", "--demo")
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    assert len(rows) > 30 and all(len(r) == 4 for r in rows)
+    assert {r[3] for r in rows} <= set(ROLES)
+    assert {"justice.reviewer", "supervision.officer", "county.head"} <= {r[0] for r in rows}
+
+
+def test_validate_reports_problems_and_exit_code(tmp_path):
+    broken = tmp_path / "mini.bpmn"
+    broken.write_text((FIXTURES / "mini.bpmn").read_text(encoding="utf-8").replace(
+        'value="officer" />\n          <spiffworkflow:property name="unit" value="receiver_unit"',
+        'value="chief" />\n          <spiffworkflow:property name="unit" value="receiver_unit"'), encoding="utf-8")
+    (tmp_path / "forms").symlink_to(FIXTURES / "forms")
+    out = liandong("validate", str(broken))
+    assert out.returncode == 1
+    assert "mini.bpmn:" in out.stdout and "review_transfer" in out.stdout and "chief" in out.stdout
+    assert liandong("validate", str(FIXTURES / "mini.bpmn")).returncode == 0
+
+
+def test_simulate_failing_expectation_says_what_and_exits_nonzero(tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: 失败示例\nsteps:\n  - at: 2026-03-02T09:00:00+08:00\n"
+        "  - start: case_transfer\n    as: nobody\n", encoding="utf-8")
+    out = liandong("simulate", str(scenario))
+    assert out.returncode == 1
+    assert "被拒绝" in out.stdout and "0 passed, 1 failed" in out.stdout

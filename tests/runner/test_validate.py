@@ -1,0 +1,93 @@
+"""The validator: each kind of broken diagram is reported with file, element id and a line."""
+
+import shutil
+
+import pytest
+
+from runner.calendar import WorkingCalendar
+from runner.config import ROOT
+from runner.engine import Engine
+from runner.rules import load_rules
+from runner.validate import validate_file
+from tests.runner.conftest import FIXTURES
+
+ENGINE = Engine(WorkingCalendar.load())
+RULES = load_rules(ROOT / "policy" / "RULES.md")
+
+
+@pytest.fixture
+def diagram(tmp_path):
+    shutil.copytree(FIXTURES / "forms", tmp_path / "forms")
+    path = tmp_path / "mini.bpmn"
+    path.write_text((FIXTURES / "mini.bpmn").read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def mutate(path, old, new, count=1):
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def problems(path):
+    return validate_file(path, ENGINE, RULES)
+
+
+def test_fixture_diagram_is_clean(diagram):
+    assert problems(diagram) == []
+
+
+def test_every_shipped_diagram_is_clean():
+    paths = sorted((ROOT / "bpmn").glob("*.bpmn"))
+    found = [str(p) for path in paths for p in problems(path)]
+    assert found == []
+
+
+@pytest.mark.parametrize(("old", "new", "element", "words"), [
+    ('<spiffworkflow:property name="role" value="officer" />\n          <spiffworkflow:property name="unit" '
+     'value="initiator_unit" />', '<spiffworkflow:property name="unit" value="initiator_unit" />',
+     "send_letter", "role"),
+    ("<bpmn:documentation>P5：通报之日起3个工作日内发出移送函</bpmn:documentation>", "", "send_letter", "规则编号"),
+    ("<bpmn:documentation>F3：接收单位审查移送</bpmn:documentation>",
+     "<bpmn:documentation>Z9 不存在</bpmn:documentation>", "review_transfer", "规则编号"),
+    ("<bpmn:documentation>F3：接收单位审查移送</bpmn:documentation>",
+     "<bpmn:documentation>P99</bpmn:documentation>", "review_transfer", "P99"),
+    ('decision == "accept"', 'decision == = "accept"', "flow_decision_accepted", "语法错误"),
+    ("working_days_after(notice_date, 3)", "working_days_after(notice_date, 3", "letter_overdue", "语法错误"),
+    ('<dc:Bounds x="600" y="235"', '<dc:Bounds x="440" y="95"', "send_letter", "重叠"),
+    ('<bpmndi:BPMNEdge id="flow_notify_send_di" bpmnElement="flow_notify_send">'
+     '<di:waypoint x="370" y="125" /><di:waypoint x="430" y="125" /></bpmndi:BPMNEdge>', "",
+     "flow_notify_send", "BPMNEdge"),
+    ('name="接收审查"', 'name="Review"', "review_transfer", "中文"),
+    ('id="review_transfer"', 'id="ReviewTransfer"', None, None),
+    ('value="mini.review_transfer.json"', 'value="missing.json"', "review_transfer", "missing.json"),
+    ('<dc:Bounds x="882" y="257"', '<dc:Bounds x="882" y="420"', "end_accepted", "泳道"),
+])
+def test_broken_diagram_is_reported_with_element_and_line(diagram, old, new, element, words):
+    mutate(diagram, old, new)
+    found = problems(diagram)
+    assert found, "the broken diagram passed validation"
+    if element is not None:
+        hits = [p for p in found if p.element_id == element and words in p.message]
+        assert hits, [str(p) for p in found]
+        assert all(p.line for p in hits)
+    assert all(p.file == "mini.bpmn" for p in found)
+
+
+def test_malformed_xml_reports_line(diagram):
+    mutate(diagram, "<bpmn:endEvent id=\"end_accepted\"", "<bpmn:endEvent id=\"end_accepted\" <<")
+    (found,) = problems(diagram)
+    assert found.line and "XML" in found.message
+
+
+def test_process_id_must_match_file_name(diagram, tmp_path):
+    other = diagram.rename(tmp_path / "other.bpmn")
+    found = problems(other)
+    assert found and any("other" in p.message or "mini" in p.message for p in found)
+
+
+def test_fee_field_in_form_is_rejected(diagram, tmp_path):
+    form = tmp_path / "forms" / "mini.send_letter.json"
+    form.write_text(form.read_text(encoding="utf-8").replace('"letter_no": {', '"fee": {"type": "number"}, '
+                                                              '"letter_no": {'), encoding="utf-8")
+    assert any("P9" in p.message and p.element_id == "send_letter" for p in problems(diagram))
