@@ -31,7 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roundtrip", action="store_true", help="每步之后保存并恢复所有实例")
     p.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    return COMMANDS[args.command](args)
+    from runner.engine import DiagramError
+
+    try:
+        return COMMANDS[args.command](args)
+    except DiagramError as exc:
+        print("流程图有误，无法启动：", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
 
 
 def cmd_init_db(args) -> int:

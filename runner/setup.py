@@ -30,6 +30,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from webui import create_app
 
     app = create_app(settings)
+    deploy_definitions(app.extensions["liandong"], datetime.now(UTC))
     start_timer_thread(app.extensions["liandong"], settings.timer_interval_seconds)
     app.run(host=host, port=port, debug=False, use_reloader=False)
     return 0

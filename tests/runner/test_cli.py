@@ -62,3 +62,15 @@ def test_simulate_failing_expectation_says_what_and_exits_nonzero(tmp_path):
     out = liandong("simulate", str(scenario))
     assert out.returncode == 1
     assert "被拒绝" in out.stdout and "0 passed, 1 failed" in out.stdout
+
+
+def test_broken_diagram_stops_init_db_with_a_readable_message(tmp_path):
+    import os
+
+    (tmp_path / "bpmn").mkdir()
+    (tmp_path / "bpmn" / "mini.bpmn").write_text("<not-bpmn", encoding="utf-8")
+    env = {**os.environ, "LIANDONG_BPMN_DIR": str(tmp_path / "bpmn"),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    out = liandong("init-db", env=env)
+    assert out.returncode == 1
+    assert "mini.bpmn" in out.stderr and "Traceback" not in out.stderr
