@@ -79,6 +79,16 @@ class WorkingCalendar:
     def loaded_years(self) -> set[int]:
         return _builtin_years() | self.extra_years
 
+    def coverage_warning(self, today: date, horizon_days: int = 45) -> str | None:
+        """A message for administrators when deadlines will soon reach a year that is not loaded."""
+        ahead = today + timedelta(days=horizon_days)
+        missing = [y for y in range(today.year, ahead.year + 1) if y not in self.loaded_years]
+        if not missing:
+            return None
+        years = "、".join(str(y) for y in missing)
+        return (f"{years} 年的国务院节假日安排尚未载入：期限落入该年的事项将无法发起或计时，"
+                f"请管理员在日历数据目录中载入该年安排")
+
     def is_working_day(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]

@@ -50,3 +50,10 @@ def test_working_days_left_counts_down_and_goes_negative():
     assert CAL.working_days_left(datetime(2026, 3, 2, 10, tzinfo=TZ), due) == 3
     assert CAL.working_days_left(datetime(2026, 3, 5, 10, tzinfo=TZ), due) == 0
     assert CAL.working_days_left(datetime(2026, 3, 9, 10, tzinfo=TZ), due) == -2
+
+
+def test_coverage_warning_when_next_year_is_near_and_missing(tmp_path):
+    assert CAL.coverage_warning(date(2026, 6, 1)) is None
+    assert "2027" in CAL.coverage_warning(date(2026, 11, 27))
+    (tmp_path / "2027.json").write_text('{"year": 2027, "holidays": [], "workdays": []}', encoding="utf-8")
+    assert WorkingCalendar.load(tmp_path).coverage_warning(date(2026, 11, 27)) is None

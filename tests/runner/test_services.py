@@ -248,3 +248,16 @@ def test_spec_stored_once_per_version_not_in_instances(mini_rt):
         assert s.scalar(select(func.count()).select_from(ProcessDefinition)) == 1
         for inst in s.scalars(select(ProcessInstance)):
             assert '"spec"' not in inst.state_json[:200] and "task_specs" not in inst.state_json
+
+
+def test_audit_log_is_append_only(mini_rt):
+    start_process(mini_rt, SENDER, "mini", START_DATA, T0)
+    with mini_rt.session() as s:
+        entry = s.scalars(select(AuditEntry)).first()
+        entry.detail = "rewritten"
+        with pytest.raises(PermissionError):
+            s.commit()
+        s.rollback()
+        with pytest.raises(PermissionError):
+            s.delete(entry)
+            s.commit()
