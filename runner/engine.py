@@ -142,7 +142,7 @@ class WaitingTimer:
     element_id: str
     name: str
     due_at: datetime
-    host_task_id: str | None
+    host_task_ids: list[str]
 
 
 def rule_ids(text: str | None) -> list[str]:
@@ -217,6 +217,7 @@ class Engine:
 
         return {
             "quarter_statistics": reader("quarter_statistics"),
+            "open_task_units": reader("open_task_units"),
             "working_days_after": working_days_after,
             "end_of_day": end_of_day,
             "now_iso": now_iso,
@@ -255,9 +256,11 @@ class Engine:
         bundle.documentation = getattr(spec, "documentation", None) or ""
         process_props = _process_properties(parser, key)
         bundle.properties = process_props
-        for task_spec in spec.task_specs.values():
+        all_specs = list(spec.task_specs.values()) + [
+            ts for sub in subprocess_specs.values() for ts in sub.task_specs.values()]
+        for task_spec in all_specs:
             props = _props(task_spec)
-            if _is_start(task_spec):
+            if _is_start(task_spec) and task_spec in spec.task_specs.values():
                 bundle.start_properties = props
                 bundle.start_form = props.get("formJsonSchemaFilename")
             form = props.get("formJsonSchemaFilename")
@@ -330,7 +333,7 @@ class Engine:
     # -- inspection ---------------------------------------------------------------------------
     def ready_user_tasks(self, wf: BpmnWorkflow) -> list[ReadyTask]:
         out = []
-        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+        for task in _tasks(wf, state=TaskState.READY, manual=True):
             if not isinstance(task.task_spec, UserTask):
                 continue
             spec = task.task_spec
@@ -341,7 +344,7 @@ class Engine:
 
     def waiting_timers(self, wf: BpmnWorkflow) -> list[WaitingTimer]:
         out = []
-        for task in wf.get_tasks(state=TaskState.WAITING):
+        for task in _tasks(wf, state=TaskState.WAITING):
             spec = task.task_spec
             ev = getattr(spec, "event_definition", None)
             if not isinstance(ev, TimerEventDefinition):
@@ -353,12 +356,16 @@ class Engine:
                 continue
             due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else value
             due = datetime.fromtimestamp(due.timestamp(), UTC)
-            host = None
+            hosts: list[str] = []
             if task.parent is not None and spec.bpmn_id is not None:
                 for sibling in task.parent.children:
-                    if sibling is not task and isinstance(sibling.task_spec, UserTask):
-                        host = str(sibling.id)
-            out.append(WaitingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, host))
+                    if sibling is task:
+                        continue
+                    if isinstance(sibling.task_spec, UserTask):
+                        hosts.append(str(sibling.id))
+                    else:  # a multi-instance container: its instances are the user tasks
+                        hosts += [str(c.id) for c in sibling.children if isinstance(c.task_spec, UserTask)]
+            out.append(WaitingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, due, hosts))
         return out
 
     @staticmethod
@@ -367,19 +374,24 @@ class Engine:
 
     @staticmethod
     def reached_end_events(wf: BpmnWorkflow) -> list[str]:
-        out = []
-        for task in wf.get_tasks(state=TaskState.COMPLETED):
-            spec = task.task_spec
-            if type(spec).__name__ == "EndEvent" and spec.bpmn_id:
-                out.append(spec.bpmn_id)
-        return out
+        """End events reached, in the order they were reached."""
+        return [t.task_spec.bpmn_id for t in _ends(wf)]
+
+    @staticmethod
+    def outcome(wf: BpmnWorkflow) -> str | None:
+        """The end event that says how the matter ended: the last one not marked auxiliary=true
+        (escalation and watcher branches end on auxiliary end events)."""
+        ends = _ends(wf)
+        main = [t for t in ends if _props(t.task_spec).get("auxiliary", "").lower() != "true"]
+        chosen = (main or ends)[-1:]
+        return chosen[0].task_spec.bpmn_id if chosen else None
 
     @staticmethod
     def element_states(wf: BpmnWorkflow) -> dict[str, str]:
         """Element id -> completed | active | waiting, for the diagram overlay."""
         states: dict[str, str] = {}
         rank = {"completed": 1, "waiting": 2, "active": 3}
-        for task in wf.get_tasks():
+        for task in _tasks(wf):
             bid = task.task_spec.bpmn_id
             if not bid:
                 continue
@@ -399,11 +411,11 @@ class Engine:
     def data(wf: BpmnWorkflow) -> dict:
         """Process data as seen by the most recently completed task, merged over workflow data."""
         merged = dict(wf.data)
-        done = [t for t in wf.get_tasks(state=TaskState.COMPLETED)]
+        done = list(_tasks(wf, state=TaskState.COMPLETED))
         done.sort(key=lambda t: t.last_state_change)
         for task in done:
             merged.update(task.data)
-        for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        for task in _tasks(wf, state=TaskState.READY | TaskState.WAITING):
             merged.update(task.data)
         return merged
 
@@ -424,6 +436,20 @@ class Engine:
         wf = self.serializer.from_dict(dct)
         wf.script_engine = self.script_engine  # globals are not serialized
         return wf
+
+
+def _tasks(wf: BpmnWorkflow, **filters) -> list:
+    """Tasks of the workflow and of every subprocess it has created (get_tasks sees only its own)."""
+    out = list(wf.get_tasks(**filters))
+    for sub in wf.subprocesses.values():
+        out += sub.get_tasks(**filters)
+    return out
+
+
+def _ends(wf: BpmnWorkflow) -> list:
+    ends = [t for t in _tasks(wf, state=TaskState.COMPLETED)
+            if type(t.task_spec).__name__ == "EndEvent" and t.task_spec.bpmn_id]
+    return sorted(ends, key=lambda t: t.last_state_change)
 
 
 def _props(spec) -> dict[str, str]:

@@ -80,7 +80,8 @@ class ProcessInstance(Base):
     business_key: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(16), default="running", index=True)  # running | completed
-    end_event: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    end_event: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the outcome
+    end_events: Mapped[list] = mapped_column(JSON, default=list)  # every end reached, in order
     initiator: Mapped[str] = mapped_column(String(64))
     initiator_unit: Mapped[str] = mapped_column(String(64), index=True)
     units: Mapped[list] = mapped_column(JSON, default=list)  # every unit that takes part

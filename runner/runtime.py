@@ -41,12 +41,14 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
     if create:
         create_schema(db_engine)
     calendar = WorkingCalendar.load(settings.calendar_dir)
+    from runner.queries_engine import open_task_units
     from runner.statistics import quarter_statistics
 
     engine = Engine(calendar, {
         "urgent_query_limit": settings.urgent_query_limit,
         "urgent_onsite_limit": settings.urgent_onsite_limit,
-    }, readers={"quarter_statistics": quarter_statistics})
+    }, readers={"quarter_statistics": quarter_statistics,
+                                                                  "open_task_units": open_task_units})
     rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, load_rules(settings.rules_file))
     for path in sorted(Path(settings.bpmn_dir).glob("*.bpmn")):
         bundle = engine.parse(path)

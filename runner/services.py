@@ -181,9 +181,13 @@ def _form_variable(rt: Runtime, process_key: str, element_id: str) -> str | None
     bundle = rt.bundle(process_key)
     if bundle is None:
         return None
-    for spec in bundle.spec.task_specs.values():
-        if spec.bpmn_id == element_id:
-            return ((getattr(spec, "extensions", None) or {}).get("properties") or {}).get("formDataVariable")
+    # A multi-instance task has a container spec with the same element id but no extensions: skip it.
+    specs = list(bundle.spec.task_specs.values()) + [
+        ts for sub in bundle.subprocess_specs.values() for ts in sub.task_specs.values()]
+    for spec in specs:
+        props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+        if spec.bpmn_id == element_id and props:
+            return props.get("formDataVariable")
     return None
 
 
@@ -239,7 +243,7 @@ def _open_task_for(rt, s, username, task_id, now, action):
 def fire_due_timers(rt: Runtime, now: datetime) -> int:
     """Advance every instance with a timer due at NOW; one transaction per instance. Return how many."""
     with rt.session() as s:
-        ids = list(s.scalars(select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at <= now)
+        ids = list(s.scalars(select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at < now)
                              .distinct().order_by(Timer.instance_id)))
     advanced = 0
     for instance_id in ids:
@@ -255,7 +259,7 @@ def fire_due_timers(rt: Runtime, now: datetime) -> int:
 def _fire(rt, instance_id: int, now: datetime) -> bool:
     with rt.session() as s, s.begin():
         due = list(s.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
-                                                 Timer.due_at <= now).with_for_update(skip_locked=True)))
+                                                 Timer.due_at < now).with_for_update(skip_locked=True)))
         if not due:
             return False
         inst = s.get(ProcessInstance, instance_id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from runner.calendar import TZ
 from runner.config import Settings
 from runner.org import seed_demo_users, seed_units
 from runner.runtime import deploy_definitions, make_runtime
+from runner.standing import ensure_standing_processes
 
 
 def init_database(settings: Settings, demo: bool = False, now: datetime | None = None) -> str:
@@ -22,6 +24,12 @@ def init_database(settings: Settings, demo: bool = False, now: datetime | None =
         from runner.demo import seed_demo_cases
 
         lines.append(seed_demo_cases(rt))
+    standing = ensure_standing_processes(rt, now)
+    if standing:
+        lines.append(f"常驻流程已启动：{len(standing)}")
+    warning = rt.calendar.coverage_warning(now.astimezone(TZ).date())
+    if warning:
+        lines.append("注意：" + warning)
     return "\n".join(lines)
 
 
@@ -30,7 +38,9 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from webui import create_app
 
     app = create_app(settings)
-    deploy_definitions(app.extensions["liandong"], datetime.now(UTC))
+    rt = app.extensions["liandong"]
+    deploy_definitions(rt, datetime.now(UTC))
+    ensure_standing_processes(rt, datetime.now(UTC))
     start_timer_thread(app.extensions["liandong"], settings.timer_interval_seconds)
     app.run(host=host, port=port, debug=False, use_reloader=False)
     return 0

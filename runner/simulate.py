@@ -17,7 +17,9 @@ A scenario::
           can_act: {send_letter: [market_regulation.officer]}
           cannot_act: {send_letter: [health.officer]}
           escalations: [supervise_letter@market_regulation]
-          ended: transfer_accepted          # or status: running | completed
+          ended: transfer_accepted          # the outcome (last end event not marked auxiliary)
+          reached: [end_letter_supervised]  # end events reached so far, outcome or not
+          status: running
           variables: {decision: accept}
           due: {send_letter: "2026-03-05 24:00"}
 
@@ -38,7 +40,7 @@ import yaml
 from sqlalchemy import select
 
 from runner.calendar import TZ, format_local
-from runner.config import Settings
+from runner.config import Settings, settings_from_env
 from runner.db import create_schema, drop_schema, make_engine
 from runner.errors import DomainError
 from runner.models import HumanTask, ProcessInstance, User
@@ -85,11 +87,15 @@ def run_scenario(path: Path, settings: Settings | None = None, roundtrip: bool =
     tmp = None
     if settings is None:
         tmp = tempfile.TemporaryDirectory()
-        settings = Settings(database_url=f"sqlite:///{tmp.name}/sim.db")
+        settings = settings_from_env().with_(database_url=f"sqlite:///{tmp.name}/sim.db")
+    run = None
     try:
         prepare_database(settings)
-        return _Run(doc, settings, roundtrip, echo or (lambda _line: None)).go()
+        run = _Run(doc, settings, roundtrip, echo or (lambda _line: None))
+        return run.go()
     finally:
+        if run is not None:
+            run.rt.session_factory.kw["bind"].dispose()
         if tmp is not None:
             tmp.cleanup()
 
@@ -153,6 +159,8 @@ class _Run:
         return self.now
 
     def set_clock(self, when: datetime, label: str) -> None:
+        if self.now is not None and when < self.now:
+            raise ScenarioError(f"时钟不能倒退：{when.isoformat()} 早于 {self.now.isoformat()}")
         self.now = when
         fired = fire_due_timers(self.rt, when)
         fired_text = f"，触发 {fired} 个实例的定时器" if fired else ""
@@ -179,7 +187,7 @@ class _Run:
         if iid is None:
             raise ScenarioError(f"第 {index} 步：没有名为 {alias} 的实例")
         element, user = step["complete"], step.get("as")
-        task = self.find_open(iid, element, step.get("unit"))
+        task = self.find_open(iid, element, step.get("unit"), user)
         if task is None:
             self.fail(f"第 {index} 步：没有可办理的任务 {element}（待办：{self.open_summary(iid)}）")
             return
@@ -261,9 +269,12 @@ class _Run:
         if "ended" in exp:
             checks += 1
             want = exp["ended"]
-            if inst.status != "completed" or (want is not True and inst.end_event != want and
-                                              want not in self.ends(inst)):
-                self.fail(f"第 {index} 步：期望结束于 {want}，实际状态 {inst.status}，结束事件 {inst.end_event}")
+            if inst.status != "completed" or (want is not True and inst.end_event != want):
+                self.fail(f"第 {index} 步：期望结果为 {want}，实际状态 {inst.status}，结果 {inst.end_event}")
+        for want in exp.get("reached") or []:
+            checks += 1
+            if want not in self.ends(inst):
+                self.fail(f"第 {index} 步：期望已到达结束事件 {want}，实际到达 {self.ends(inst)}")
         if "status" in exp:
             checks += 1
             if inst.status != exp["status"]:
@@ -278,7 +289,7 @@ class _Run:
             got = [format_local(r.due_at) for r in rows if r.element_id == element]
             if str(text) not in got:
                 self.fail(f"第 {index} 步：期望 {element} 期限 {text}，实际 {got}")
-        unknown = set(exp) - {"instance", "open_tasks", "escalations", "can_act", "cannot_act", "ended",
+        unknown = set(exp) - {"instance", "open_tasks", "escalations", "can_act", "cannot_act", "ended", "reached",
                               "status", "variables", "due"}
         if unknown:
             raise ScenarioError(f"第 {index} 步：未知的期望：{', '.join(sorted(unknown))}")
@@ -290,13 +301,17 @@ class _Run:
         return self.rt.engine.reached_end_events(wf)
 
     # -- helpers -------------------------------------------------------------------------
-    def find_open(self, iid: int, element: str, unit: str | None) -> HumanTask | None:
+    def find_open(self, iid: int, element: str, unit: str | None, username: str | None) -> HumanTask | None:
+        """The open task ELEMENT (in UNIT), preferring one USERNAME may act on, else the oldest."""
         with self.rt.session() as s:
             q = select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.element_id == element,
                                         HumanTask.status == "open")
             if unit:
                 q = q.where(HumanTask.unit_code == unit)
-            return s.scalars(q.order_by(HumanTask.created_at, HumanTask.id)).first()
+            rows = list(s.scalars(q.order_by(HumanTask.created_at, HumanTask.id)))
+            user = s.scalars(select(User).where(User.username == username)).first() if username else None
+            mine = [r for r in rows if user is not None and can_act(user, r)]
+            return (mine or rows or [None])[0]
 
     def open_summary(self, iid: int) -> str:
         with self.rt.session() as s:

@@ -36,7 +36,8 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         inst.status = "completed"
         inst.ended_at = now
         ends = engine.reached_end_events(wf)
-        inst.end_event = ends[-1] if ends else None
+        inst.end_event = engine.outcome(wf)
+        inst.end_events = ends
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
                          detail="流程结束：" + "、".join(ends)))
     return opened
@@ -64,7 +65,7 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
         if props.get("due"):
             due = datetime.fromisoformat(engine.evaluate(wf, task_id, props["due"], now))
         else:
-            attached = [t.due_at for t in timers if t.host_task_id == task_id]
+            attached = [t.due_at for t in timers if task_id in t.host_task_ids]
             due = min(attached) if attached else None
         kind = props.get("taskKind", "task")
         row = HumanTask(

@@ -20,6 +20,7 @@ NS = {
 }
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+FEE = re.compile(r"(?i)(?<![a-z])fees?(?![a-z])|收费|费用|缴费")
 FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "manualTask", "task", "serviceTask",
               "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "boundaryEvent",
               "intermediateCatchEvent", "intermediateThrowEvent", "subProcess", "callActivity", "sendTask",
@@ -146,7 +147,7 @@ def _check_user_task(path: Path, el, add) -> list[Problem]:
     error = check_schema(schema)
     if error:
         add(el, f"表单 {form} 不是合法的 JSON Schema：{error}")
-    if "fee" in json.dumps(schema).lower() or "费用" in json.dumps(schema, ensure_ascii=False):
+    if FEE.search(json.dumps(schema, ensure_ascii=False)):
         add(el, f"表单 {form} 含收费字段（P9 不得收取费用）")
     return []
 
@@ -171,7 +172,7 @@ def _check_layout(name, tree, process, nodes, flows) -> list[Problem]:
     for i, a in enumerate(placed):
         for b in placed[i + 1:]:
             ia, ib = a.get("id"), b.get("id")
-            if hosts.get(ia) == ib or hosts.get(ib) == ia:
+            if hosts.get(ia) == ib or hosts.get(ib) == ia or _contains(a, b) or _contains(b, a):
                 continue
             if _overlap(shapes[ia], shapes[ib]):
                 out.append(Problem(name, ia, f"图形与 {ib} 重叠", a.sourceline))
@@ -182,6 +183,11 @@ def _check_layout(name, tree, process, nodes, flows) -> list[Problem]:
             if box and node and ref.text not in hosts and not _inside(node, box):
                 out.append(Problem(name, ref.text, f"图形不在泳道 {lane.get('id')} 内", ref.sourceline))
     return out
+
+
+def _contains(outer, inner) -> bool:
+    """An expanded subprocess draws its children inside itself."""
+    return etree.QName(outer).localname == "subProcess" and any(el is inner for el in outer.iter())
 
 
 def _overlap(a, b) -> bool:

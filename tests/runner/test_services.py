@@ -261,3 +261,21 @@ def test_audit_log_is_append_only(mini_rt):
         with pytest.raises(PermissionError):
             s.delete(entry)
             s.commit()
+
+
+def test_outcome_ignores_auxiliary_escalation_end(mini_rt):
+    iid = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
+    assert fire_due_timers(mini_rt, datetime(2026, 3, 6, 0, 0, tzinfo=TZ)) == 0  # due instant: not yet late
+    fire_due_timers(mini_rt, datetime(2026, 3, 6, 9, 0, tzinfo=TZ))
+    tasks = open_tasks(mini_rt, iid)
+    later = datetime(2026, 3, 6, 10, tzinfo=TZ)
+    complete_task(mini_rt, SENDER, tasks["send_letter"].id, {"letter_no": "1", "sent_date": "2026-03-06"}, later)
+    complete_task(mini_rt, RECEIVER, open_tasks(mini_rt, iid)["review_transfer"].id, {"decision": "accept"}, later)
+    # the supervision office closes its 督办 last; the matter still ended in acceptance
+    complete_task(mini_rt, "supervision.officer", tasks["supervise_letter"].id, {"action": "电话督促"},
+                  later + timedelta(hours=1))
+    with mini_rt.session() as s:
+        inst = s.get(ProcessInstance, iid)
+        assert inst.status == "completed"
+        assert inst.end_event == "end_accepted"
+        assert inst.end_events == ["end_accepted", "end_supervised"]
