@@ -409,13 +409,11 @@ class Engine:
 
     @staticmethod
     def data(wf: BpmnWorkflow) -> dict:
-        """Process data as seen by the most recently completed task, merged over workflow data."""
+        """Process data: every completed, ready or waiting task's data merged in the order the tasks
+        changed state, so the newest value of a variable wins whichever branch set it."""
         merged = dict(wf.data)
-        done = list(_tasks(wf, state=TaskState.COMPLETED))
-        done.sort(key=lambda t: t.last_state_change)
-        for task in done:
-            merged.update(task.data)
-        for task in _tasks(wf, state=TaskState.READY | TaskState.WAITING):
+        tasks = _tasks(wf, state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING)
+        for task in sorted(tasks, key=lambda t: t.last_state_change):
             merged.update(task.data)
         return merged
 

@@ -99,6 +99,8 @@ def _semantic_checks(path: Path, tree, rules: dict[str, str]) -> list[Problem]:
                 _check_expression(add, el, expr.text or "", "定时器表达式")
         if tag == "userTask":
             out += _check_user_task(path, el, add)
+    for gw in process.iter(f"{{{NS['bpmn']}}}eventBasedGateway"):
+        add(gw, "暂不支持事件网关：其定时器不会进入定时器表，到期也不会触发；请改用边界定时器")
     for flow in flows:
         cond = flow.find("bpmn:conditionExpression", NS)
         if cond is not None:
