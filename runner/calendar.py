@@ -6,6 +6,7 @@ after D; D itself is not counted. A year whose schedule is not loaded is an erro
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ class YearNotLoaded(CalendarError):
         self.year = year
 
 
-def _builtin_years() -> set[int]:
+@functools.cache
+def _builtin_years() -> frozenset[int]:
     years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
-    return set(range(min(years), max(years) + 1))
+    return frozenset(range(min(years), max(years) + 1))
 
 
 @dataclass

@@ -253,7 +253,7 @@ class Engine:
             raise DiagramError([Problem(path.name, "", f"无法解析：{exc}")]) from exc
         xml = path.read_text(encoding="utf-8")
         bundle = ProcessBundle(key, getattr(spec, "description", None) or key, path, xml, spec, subprocess_specs)
-        bundle.documentation = getattr(spec, "documentation", None) or ""
+        bundle.documentation = _process_documentation(parser, key)
         process_props = _process_properties(parser, key)
         bundle.properties = process_props
         all_specs = list(spec.task_specs.values()) + [
@@ -471,6 +471,16 @@ def _process_properties(parser: SpiffBpmnParser, key: str) -> dict[str, str]:
     if proc is None:
         return {}
     return dict(SpiffTaskParser._parse_extensions(proc.node).get("properties") or {})
+
+
+def _process_documentation(parser: SpiffBpmnParser, key: str) -> str:
+    """SpiffWorkflow keeps no documentation for a process; read <bpmn:process>/<bpmn:documentation>."""
+    proc = parser.process_parsers.get(key)
+    if proc is None:
+        return ""
+    found = proc.node.xpath("./bpmn:documentation/text()",
+                            namespaces={"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"})
+    return "".join(found).strip()
 
 
 def _first_line(exc: Exception) -> str:

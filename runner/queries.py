@@ -7,13 +7,16 @@ audit log (record_denial) before Forbidden is raised, like the write-side servic
 
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from lxml import etree
+from sqlalchemy import String, and_, cast, func, or_, select, union_all
+from sqlalchemy.orm import aliased
 
-from runner.calendar import TZ, CalendarError
+from runner.calendar import TZ, CalendarError, local_date
 from runner.errors import DomainError, Forbidden, NotFound
 from runner.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.passwords import hash_password, verify_password
@@ -70,13 +73,13 @@ def _dummy_hash() -> str:
 
 def unit_names(rt: Runtime) -> dict[str, str]:
     with rt.session() as s:
-        return dict(s.execute(select(Unit.code, Unit.name).order_by(Unit.code)).tuples().all())
+        return dict(s.execute(select(Unit.code, Unit.name).order_by(Unit.code)).all())
 
 
 def units_by_kind(rt: Runtime) -> list[tuple[str, str, str]]:
     """(code, name, kind) of every unit, for unit pickers."""
     with rt.session() as s:
-        return list(s.execute(select(Unit.code, Unit.name, Unit.kind)).tuples().all())
+        return list(s.execute(select(Unit.code, Unit.name, Unit.kind)).all())
 
 
 def colleagues(rt: Runtime, viewer: Viewer) -> list[tuple[str, str]]:
@@ -85,7 +88,7 @@ def colleagues(rt: Runtime, viewer: Viewer) -> list[tuple[str, str]]:
         rows = s.execute(select(User.username, User.display_name)
                          .where(User.unit_code == viewer.unit_code, User.active.is_(True),
                                 User.username != viewer.username).order_by(User.username))
-        return list(rows.tuples().all())
+        return list(rows.all())
 
 
 # -- lists ---------------------------------------------------------------------------------------
@@ -121,6 +124,7 @@ class TaskRow:
     can_act: bool
     status: str = "open"
     completed_at: datetime | None = None
+    completed_by: str | None = None
     late_unit: str | None = None
 
 
@@ -136,15 +140,17 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _visible(viewer: Viewer):
-    """Open tasks for the viewer's unit and role (and fields), plus tasks assigned or delegated to them.
+def _branches(viewer: Viewer) -> tuple[list, list]:
+    """The two ways a task reaches the inbox, each answerable from one index.
 
-    Each branch repeats status='open' so that each can use its own index (inbox / assignee)."""
-    role_match = and_(HumanTask.status == "open", HumanTask.unit_code == viewer.unit_code,
-                      HumanTask.role == viewer.role,
-                      or_(HumanTask.field.is_(None), HumanTask.field.in_(viewer.fields or ("",))))
-    mine = and_(HumanTask.status == "open", HumanTask.assignee == viewer.username)
-    return or_(role_match, mine)
+    by_role: open tasks for the viewer's unit and role (and field) not claimed by somebody's else
+    (ix_human_tasks_inbox); mine: open tasks assigned or delegated to the viewer (ix_human_tasks_assignee).
+    A union of the two keeps each branch on its index, where one OR would scan every open task."""
+    by_role = [HumanTask.status == "open", HumanTask.unit_code == viewer.unit_code, HumanTask.role == viewer.role,
+               or_(HumanTask.field.is_(None), HumanTask.field.in_(viewer.fields or ("",))),
+               or_(HumanTask.assignee.is_(None), HumanTask.assignee != viewer.username)]
+    mine = [HumanTask.status == "open", HumanTask.assignee == viewer.username]
+    return by_role, mine
 
 
 def _like_escape(text: str) -> str:
@@ -156,7 +162,8 @@ def _local_midnight(day: date) -> datetime:
 
 
 def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> list:
-    conds = [_visible(viewer)]
+    """The filters the user chose (visibility comes from _branches)."""
+    conds = []
     if filters.process_key:
         conds.append(HumanTask.process_key == filters.process_key)
     if filters.status == "unclaimed":
@@ -180,21 +187,30 @@ def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> li
     return conds
 
 
+def _inbox_union(viewer: Viewer, filters: InboxFilters, now: datetime):
+    chosen = inbox_conditions(viewer, filters, now)
+    by_role, mine = _branches(viewer)
+    return union_all(select(HumanTask).where(*by_role, *chosen), select(HumanTask).where(*mine, *chosen)).subquery()
+
+
 def inbox_statement(viewer: Viewer, filters: InboxFilters, now: datetime):
     """The inbox page's SELECT (exposed for the benchmark's EXPLAIN)."""
+    rows = aliased(HumanTask, _inbox_union(viewer, filters, now))
     offset = (max(filters.page, 1) - 1) * filters.per_page
-    return (select(HumanTask).where(*inbox_conditions(viewer, filters, now))
-            .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
+    return (select(rows).order_by(rows.due_at.asc().nulls_last(), rows.created_at, rows.id)
             .limit(filters.per_page).offset(offset))
+
+
+def inbox_count_statement(viewer: Viewer, filters: InboxFilters, now: datetime):
+    return select(func.count()).select_from(_inbox_union(viewer, filters, now))
 
 
 def inbox(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> Page:
     """One page of the viewer's open tasks, earliest deadline first."""
     with rt.session() as s:
-        total = s.scalar(select(func.count()).select_from(HumanTask)
-                         .where(*inbox_conditions(viewer, filters, now))) or 0
+        total = s.scalar(inbox_count_statement(viewer, filters, now)) or 0
         rows = list(s.scalars(inbox_statement(viewer, filters, now)))
-        names = dict(s.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
     return Page([_task_row(rt, r, viewer, names, now) for r in rows], total, filters.page, filters.per_page)
 
 
@@ -206,7 +222,7 @@ def history(rt: Runtime, viewer: Viewer, page: int, per_page: int, now: datetime
         rows = list(s.scalars(select(HumanTask).where(where)
                               .order_by(HumanTask.completed_at.desc(), HumanTask.id)
                               .limit(per_page).offset((max(page, 1) - 1) * per_page)))
-        names = dict(s.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
     return Page([_task_row(rt, r, viewer, names, now) for r in rows], total, page, per_page)
 
 
@@ -220,12 +236,43 @@ def can_act(viewer: Viewer, row: HumanTask) -> bool:
 
 
 def days_left(rt: Runtime, now: datetime, due: datetime | None) -> int | None:
+    """Working days from NOW's local date to DUE (negative when overdue), as WorkingCalendar.working_days_left
+    counts them, but from a per-year table so that a page of long-overdue tasks stays fast."""
     if due is None:
         return None
+    today = local_date(now)
+    last_day = (due.astimezone(TZ) - timedelta(microseconds=1)).date()
     try:
-        return rt.calendar.working_days_left(now, due)
+        if last_day >= today:
+            return _working_days_in(rt.calendar, today, last_day)
+        return -_working_days_in(rt.calendar, last_day, today)
     except CalendarError:
         return None
+
+
+_YEARS: dict[int, tuple[object, dict[int, list[int]]]] = {}
+
+
+def _working_days_in(calendar, after: date, until: date) -> int:
+    """How many working days D with AFTER < D <= UNTIL."""
+    count = 0
+    for year in range(after.year, until.year + 1):
+        days = _working_ordinals(calendar, year)
+        lo = bisect.bisect_right(days, after.toordinal())
+        hi = bisect.bisect_right(days, until.toordinal())
+        count += hi - lo
+    return count
+
+
+def _working_ordinals(calendar, year: int) -> list[int]:
+    kept = _YEARS.get(id(calendar))
+    if kept is None or kept[0] is not calendar:
+        kept = _YEARS[id(calendar)] = (calendar, {})
+    table = kept[1]
+    if year not in table:
+        first, last = date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal()
+        table[year] = [d for d in range(first, last + 1) if calendar.is_working_day(date.fromordinal(d))]
+    return table[year]
 
 
 def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], now: datetime) -> TaskRow:
@@ -238,6 +285,7 @@ def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], 
         days_left=days_left(rt, now, r.due_at) if r.status == "open" else None,
         overdue=r.status == "open" and r.due_at is not None and r.due_at < now,
         can_act=r.status == "open" and can_act(viewer, r), status=r.status, completed_at=r.completed_at,
+        completed_by=r.completed_by,
         late_unit=names.get(r.late_unit, r.late_unit) if r.late_unit else None)
 
 
@@ -263,8 +311,10 @@ class TaskDetail:
     instance_title: str
     instance_status: str
     data: dict
-    labels: dict[str, str]
+    forms: dict[str, dict]
     readable: bool
+    people: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action: str = "view") -> TaskDetail:
@@ -277,7 +327,7 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         if r is None:
             raise NotFound("任务不存在")
         inst = s.get(ProcessInstance, r.instance_id)
-        names = dict(s.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
         readable = may_read(viewer, inst.units)
         if r.status != "open":
             raise _deny(rt, viewer, action, f"任务「{r.name}」已{_STATUS_WORDS.get(r.status, r.status)}，不能再办理",
@@ -289,40 +339,31 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
                         now, r.instance_id, r.id)
         definition = inst.definition
         schema = definition.forms.get(r.form_file) if r.form_file else None
+        people = dict(s.execute(select(User.username, User.display_name)
+                                .where(User.username == inst.initiator)).all())
         return TaskDetail(
             row=_task_row(rt, r, viewer, names, now), form_file=r.form_file, schema=schema,
             documentation=r.documentation, clauses=clauses(rt, r.rules), instance_title=inst.title,
-            instance_status=inst.status, data=dict(inst.data_summary or {}), labels=field_labels(definition.forms),
-            readable=readable)
+            instance_status=inst.status, data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
+            readable=readable, people=people, variables=variable_labels(rt, inst.process_key))
 
 
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 
+def variable_labels(rt: Runtime, process_key: str) -> dict[str, str]:
+    """Process variable -> the name of the task whose form it holds (formDataVariable), for readable data."""
+    bundle = rt.bundle(process_key)
+    out: dict[str, str] = {}
+    for spec in (bundle.spec.task_specs.values() if bundle else []):
+        props = ((getattr(spec, "extensions", None) or {}).get("properties") or {})
+        if props.get("formDataVariable") and getattr(spec, "bpmn_name", None):
+            out.setdefault(props["formDataVariable"], spec.bpmn_name)
+    return out
+
+
 def clauses(rt: Runtime, rule_ids: list[str] | None) -> list[tuple[str, str]]:
     return [(rid, rt.rules.get(rid, "（RULES.md 中没有该条）")) for rid in (rule_ids or [])]
-
-
-def field_labels(forms: dict[str, dict]) -> dict[str, str]:
-    """Property name -> Chinese title, gathered from every form of a definition."""
-    labels: dict[str, str] = {}
-
-    def walk(schema):
-        if not isinstance(schema, dict):
-            return
-        for name, prop in (schema.get("properties") or {}).items():
-            if isinstance(prop, dict) and prop.get("title"):
-                labels.setdefault(name, prop["title"])
-            walk(prop)
-        for key in ("items", "if", "then", "else"):
-            walk(schema.get(key))
-        for key in ("allOf", "anyOf", "oneOf"):
-            for sub in schema.get(key) or []:
-                walk(sub)
-
-    for schema in forms.values():
-        walk(schema)
-    return labels
 
 
 # -- one instance --------------------------------------------------------------------------------
@@ -347,9 +388,11 @@ class InstanceDetail:
     timers: list[tuple[str, datetime, str]]
     audit: list[AuditEntry]
     data: dict
-    labels: dict[str, str]
+    forms: dict[str, dict]
     rules: dict[str, str]
     version: int
+    people: dict[str, str]
+    variables: dict[str, str]
 
 
 def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> InstanceDetail:
@@ -363,7 +406,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         definition: ProcessDefinition = inst.definition
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         states = rt.engine.element_states(wf)
-        names = dict(s.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
         task_rows = list(s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)
                                    .order_by(HumanTask.created_at, HumanTask.id)))
         for r in task_rows:
@@ -374,16 +417,21 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         audit = list(s.scalars(select(AuditEntry)
                                .where(AuditEntry.instance_id == inst.id, AuditEntry.action != "denied")
                                .order_by(AuditEntry.at, AuditEntry.id)))
-        bundle = rt.bundle(inst.process_key)
+        actors = {a.actor for a in audit} | {r.assignee for r in task_rows if r.assignee} | {inst.initiator}
+        actors |= {r.completed_by for r in task_rows if r.completed_by}
+        people = dict(s.execute(select(User.username, User.display_name)
+                                .where(User.username.in_(sorted(actors)))).all())
         return InstanceDetail(
             id=inst.id, process_key=inst.process_key, procedure=definition.name,
-            documentation=bundle.documentation if bundle else "", business_key=inst.business_key, title=inst.title,
+            documentation=process_documentation(definition.bpmn_xml, inst.process_key), business_key=inst.business_key,
+            title=inst.title,
             status=inst.status, end_event=inst.end_event, initiator=inst.initiator,
             initiator_unit=inst.initiator_unit, units=list(inst.units or []), started_at=inst.started_at,
             ended_at=inst.ended_at, bpmn_xml=definition.bpmn_xml, element_states=states,
             tasks=[_task_row(rt, r, viewer, names, now) for r in task_rows], timers=timers, audit=audit,
-            data=dict(inst.data_summary or {}), labels=field_labels(definition.forms),
-            rules=dict(rt.rules), version=definition.version)
+            data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
+            rules=dict(rt.rules), version=definition.version, people=people,
+            variables=variable_labels(rt, inst.process_key))
 
 
 def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> dict:
@@ -394,7 +442,7 @@ def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetim
             raise NotFound("案件不存在")
         if not may_read(viewer, inst.units):
             raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
-        names = dict(s.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
         tasks = [_task_row(rt, r, viewer, names, now) for r in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id))]
         return {"id": inst.id, "process_key": inst.process_key, "procedure": inst.definition.name,
@@ -402,6 +450,81 @@ def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetim
                 "end_event": inst.end_event, "initiator": inst.initiator, "units": list(inst.units or []),
                 "started_at": inst.started_at, "ended_at": inst.ended_at, "data": dict(inst.data_summary or {}),
                 "tasks": tasks}
+
+
+# -- instance lists ------------------------------------------------------------------------------
+@dataclass
+class CaseFilters:
+    process_key: str = ""
+    status: str = ""          # "" | running | completed
+    q: str = ""
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass
+class CaseRow:
+    id: int
+    process_key: str
+    procedure: str
+    business_key: str
+    title: str
+    status: str
+    initiator_unit: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+_CASE_COLUMNS = (ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key, ProcessInstance.title,
+                 ProcessInstance.status, ProcessInstance.initiator_unit, ProcessInstance.started_at,
+                 ProcessInstance.ended_at)
+
+
+def _participates(unit_code: str):
+    # units is a JSON list; the quoted code matches one element exactly.
+    return cast(ProcessInstance.units, String).like('%"' + _like_escape(unit_code) + '"%', escape="\\")
+
+
+def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:
+    conds = [] if viewer.reads_everything else [_participates(viewer.unit_code)]
+    if filters.process_key:
+        conds.append(ProcessInstance.process_key == filters.process_key)
+    if filters.status in ("running", "completed"):
+        conds.append(ProcessInstance.status == filters.status)
+    q = filters.q.strip()
+    if q:
+        pattern = _like_escape(q)
+        conds.append(or_(ProcessInstance.business_key.like(pattern + "%", escape="\\"),
+                         ProcessInstance.title.like("%" + pattern + "%", escape="\\")))
+    return conds
+
+
+def cases(rt: Runtime, viewer: Viewer, filters: CaseFilters) -> Page:
+    """Instances the viewer may read (all of them for the supervision office and the justice bureau)."""
+    conds = case_conditions(viewer, filters)
+    with rt.session() as s:
+        total = s.scalar(select(func.count()).select_from(ProcessInstance).where(*conds)) or 0
+        rows = s.execute(select(*_CASE_COLUMNS).where(*conds).order_by(ProcessInstance.id.desc())
+                         .limit(filters.per_page).offset((max(filters.page, 1) - 1) * filters.per_page)).all()
+    return Page([_case_row(rt, r) for r in rows], total, filters.page, filters.per_page)
+
+
+def notified_cases(rt: Runtime, viewer: Viewer, limit: int = 5) -> list[CaseRow]:
+    """Running instances other units started that the viewer's unit takes part in (e.g. a transfer it was
+    notified of), newest first."""
+    if viewer.reads_everything:
+        return []
+    conds = [_participates(viewer.unit_code), ProcessInstance.status == "running",
+             ProcessInstance.initiator_unit != viewer.unit_code]
+    with rt.session() as s:
+        rows = s.execute(select(*_CASE_COLUMNS).where(*conds).order_by(ProcessInstance.id.desc()).limit(limit)).all()
+    return [_case_row(rt, r) for r in rows]
+
+
+def _case_row(rt: Runtime, r) -> CaseRow:
+    bundle = rt.bundle(r.process_key)
+    return CaseRow(r.id, r.process_key, bundle.name if bundle else r.process_key, r.business_key, r.title,
+                   r.status, r.initiator_unit, r.started_at, r.ended_at)
 
 
 def first_task_for(rt: Runtime, viewer: Viewer, instance_id: int) -> str | None:
@@ -465,8 +588,21 @@ def _procedure(bundle, definition: ProcessDefinition, now: datetime) -> Procedur
     except DomainError as exc:
         refusal = exc.message
     schema = definition.forms.get(bundle.start_form) if bundle.start_form else None
-    return Procedure(bundle.process_key, definition.name, bundle.documentation, definition.effective_from,
+    summary = (schema or {}).get("description") or process_documentation(definition.bpmn_xml, bundle.process_key)
+    return Procedure(bundle.process_key, definition.name, summary, definition.effective_from,
                      definition.effective_to, definition.version, refusal, bundle.start_form, schema)
+
+
+@functools.lru_cache(maxsize=64)
+def process_documentation(xml: str, process_key: str) -> str:
+    """The <documentation> of the process element (ProcessBundle.documentation does not carry it)."""
+    try:
+        root = etree.fromstring(xml.encode("utf-8"))
+    except etree.XMLSyntaxError:
+        return ""
+    docs = root.xpath("//bpmn:process[@id=$key]/bpmn:documentation/text()", key=process_key,
+                      namespaces={"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"})
+    return " ".join(d.strip() for d in docs if d.strip())
 
 
 def procedure_names(rt: Runtime) -> list[tuple[str, str]]:

@@ -136,11 +136,21 @@ def _next_business_key(s: Session, prefix: str, now: datetime) -> str:
 
 # -- complete ----------------------------------------------------------------------------------
 def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: datetime) -> int:
-    """Complete human task TASK_ID with form DATA; return the instance id."""
-    return _guard(lambda: _complete(rt, username, str(task_id), dict(data or {}), now))
+    """Complete human task TASK_ID with form DATA; return the instance id.
+
+    Posting to a task that is already closed is a replay: refused (403) and audited. Losing a race
+    against a simultaneous completion of the same task is a conflict (409).
+    """
+    attempts = {"n": 0}
+
+    def run():
+        attempts["n"] += 1
+        return _complete(rt, username, str(task_id), dict(data or {}), now, raced=attempts["n"] > 1)
+
+    return _guard(run)
 
 
-def _complete(rt, username, task_id, data, now) -> int:
+def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
     with rt.session() as s, s.begin():
         user = _user(s, username)
         row = s.get(HumanTask, task_id)
@@ -150,7 +160,10 @@ def _complete(rt, username, task_id, data, now) -> int:
             raise _denied(rt, username, "complete", f"{user.display_name} 无权办理任务「{row.name}」", now,
                           row.instance_id, task_id)
         if row.status != "open":
-            raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}，不能重复提交")
+            message = f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}，不能重复提交"
+            if raced:
+                raise Conflict(message + "（他人刚刚办理了该任务）")
+            raise _denied(rt, username, "replay", message, now, row.instance_id, task_id)
         inst = s.get(ProcessInstance, row.instance_id)
         definition = inst.definition
         if row.form_file:

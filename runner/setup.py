@@ -23,7 +23,7 @@ def init_database(settings: Settings, demo: bool = False, now: datetime | None =
     if demo:
         from runner.demo import seed_demo_cases
 
-        lines.append(seed_demo_cases(rt))
+        lines.append(seed_demo_cases(rt, now))
     standing = ensure_standing_processes(rt, now)
     if standing:
         lines.append(f"常驻流程已启动：{len(standing)}")

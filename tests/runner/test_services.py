@@ -141,15 +141,16 @@ def test_unknown_task_is_not_found(mini_rt):
             complete_task(mini_rt, SENDER, task_id, {}, T0)
 
 
-def test_duplicate_submission_conflicts_and_nothing_doubles(mini_rt):
+def test_replayed_submission_is_refused_audited_and_nothing_doubles(mini_rt):
     iid = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
     task = open_tasks(mini_rt, iid)["send_letter"]
     data = {"letter_no": "1", "sent_date": "2026-03-02"}
     complete_task(mini_rt, SENDER, task.id, data, T0)
     before = snapshot(mini_rt)
-    with pytest.raises(Conflict, match="不能重复提交"):
+    with pytest.raises(Forbidden, match="不能重复提交"):
         complete_task(mini_rt, SENDER, task.id, data, T0)
     assert snapshot(mini_rt) == before
+    assert denied_count(mini_rt) == 1
 
 
 def test_two_simultaneous_completions_one_wins(mini_rt, monkeypatch):
@@ -279,3 +280,7 @@ def test_outcome_ignores_auxiliary_escalation_end(mini_rt):
         assert inst.status == "completed"
         assert inst.end_event == "end_accepted"
         assert inst.end_events == ["end_accepted", "end_supervised"]
+
+
+def test_process_documentation_comes_from_the_diagram(rt):
+    assert all(b.documentation for b in rt.bundles.values())

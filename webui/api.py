@@ -1,0 +1,181 @@
+"""A small JSON API with the UI's operations, authorisation and errors ({"error", "fields"} with 4xx).
+
+Authentication is the same session cookie as the UI; every POST carries the CSRF token in the
+X-CSRFToken header (GET /api/csrf hands one out).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+
+from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
+from flask_login import login_required, logout_user
+from flask_wtf.csrf import generate_csrf
+
+from runner.calendar import TZ
+from runner.queries import (
+    first_task_for,
+    history,
+    inbox,
+    instance_summary,
+    procedure,
+    startable,
+    task_detail,
+)
+from runner.services import claim_task, complete_task, delegate_task, release_task, start_process
+from webui.auth import attempt_login, start_session
+from webui.errors import error_response
+from webui.inbox import PER_PAGE, filters_from
+from webui.web import int_arg, now, rt, viewer
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.astimezone(TZ).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class BadBody(Exception):
+    pass
+
+
+def body() -> dict:
+    if not request.is_json:
+        raise BadBody(_("请求体须为 JSON（Content-Type: application/json）"))
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadBody(_("请求体须为 JSON 对象"))
+    return data
+
+
+@bp.errorhandler(BadBody)
+def _bad_body(exc: BadBody):
+    return error_response(str(exc), 400)
+
+
+def _me():
+    v = viewer()
+    return {"username": v.username, "display_name": v.display_name, "unit": v.unit_code, "unit_name": v.unit_name,
+            "role": v.role, "fields": list(v.fields)}
+
+
+@bp.get("/csrf")
+def csrf():
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.post("/login")
+def login():
+    data = body()
+    username = str(data.get("username") or "").strip()[:64]
+    found, error, status = attempt_login(username, str(data.get("password") or ""))
+    if found is None:
+        return error_response(error, status)
+    start_session(found)
+    return jsonify({"user": {"username": found.username, "display_name": found.display_name},
+                    "csrf_token": generate_csrf()})
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return jsonify({"ok": True})
+
+
+@bp.get("/me")
+@login_required
+def me():
+    return jsonify(_me())
+
+
+@bp.get("/tasks")
+@login_required
+def my_tasks():
+    filters = filters_from(request.args)
+    page = inbox(rt(), viewer(), filters, now())
+    return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
+
+
+@bp.get("/history")
+@login_required
+def my_history():
+    page = history(rt(), viewer(), int_arg(request.args.get("page")), PER_PAGE, now())
+    return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str):
+    d = task_detail(rt(), viewer(), task_id, now())
+    return jsonify({"task": jsonable(d.row), "form": d.schema, "documentation": d.documentation,
+                    "clauses": [{"id": rid, "text": text} for rid, text in d.clauses],
+                    "instance": {"id": d.row.instance_id, "title": d.instance_title, "status": d.instance_status},
+                    "data": d.data})
+
+
+@bp.post("/tasks/<task_id>/complete")
+@login_required
+def complete(task_id: str):
+    data = body()
+    task_detail(rt(), viewer(), task_id, now(), action="complete")  # refuses replays and foreign tasks (403)
+    instance_id = complete_task(rt(), viewer().username, task_id[:36], data, now())
+    return jsonify({"instance_id": instance_id, "next_task": first_task_for(rt(), viewer(), instance_id)})
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    claim_task(rt(), viewer().username, task_id[:36], now())
+    return jsonify({"ok": True})
+
+
+@bp.post("/tasks/<task_id>/release")
+@login_required
+def release(task_id: str):
+    release_task(rt(), viewer().username, task_id[:36], now())
+    return jsonify({"ok": True})
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def delegate(task_id: str):
+    data = body()
+    delegate_task(rt(), viewer().username, task_id[:36], str(data.get("to") or "")[:64], now())
+    return jsonify({"ok": True})
+
+
+@bp.get("/processes")
+@login_required
+def processes():
+    procs = startable(rt(), viewer(), now())
+    return jsonify({"processes": [{"key": p.key, "name": p.name, "description": p.documentation,
+                                   "effective_from": p.effective_from, "effective_to": p.effective_to,
+                                   "expired": p.expired, "message": p.refusal, "form": p.schema} for p in procs]})
+
+
+@bp.post("/processes/<key>/start")
+@login_required
+def start(key: str):
+    data = body()
+    proc = procedure(rt(), viewer(), key[:64], now())
+    instance_id = start_process(rt(), viewer().username, proc.key, data, now())
+    return jsonify({"instance_id": instance_id, "next_task": first_task_for(rt(), viewer(), instance_id)}), 201
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required
+def instance(instance_id: int):
+    return jsonify(jsonable(instance_summary(rt(), viewer(), instance_id, now())))

@@ -1,0 +1,57 @@
+"""The start page: the procedures this user may start, each with its validity window and start form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from runner.errors import Invalid
+from runner.queries import Procedure, first_task_for, procedure, startable, units_by_kind
+from runner.services import start_process
+from webui.schema_form import add_row, build_fields, parse_submission
+from webui.uploads import save_upload
+from webui.web import now, rt, viewer
+
+bp = Blueprint("start", __name__)
+
+
+@bp.get("/start")
+@login_required
+def index():
+    return render_template("start/index.html", procedures=startable(rt(), viewer(), now()), now=now())
+
+
+def render_start(proc: Procedure, data: dict, errors: dict | None = None, message: str | None = None,
+                 status: int = 200, add: str | None = None):
+    unit_list = units_by_kind(rt())
+    fields = build_fields(proc.schema, data, errors, unit_list)
+    if add:
+        add_row(fields, add, proc.schema or {}, unit_list)
+    return render_template("start/form.html", proc=proc, fields=fields, errors=errors or {},
+                           message=message or proc.refusal), status
+
+
+@bp.get("/start/<key>")
+@login_required
+def form(key: str):
+    return render_start(procedure(rt(), viewer(), key[:64], now()), {})
+
+
+@bp.post("/start/<key>")
+@login_required
+def submit(key: str):
+    proc = procedure(rt(), viewer(), key[:64], now())
+    remove = request.form.get("_remove")
+    data = parse_submission(proc.schema, request.form, request.files, save_upload, drop=remove)
+    if request.form.get("_add") or remove:
+        return render_start(proc, data, add=request.form.get("_add"))
+    try:
+        instance_id = start_process(rt(), viewer().username, proc.key, data, now())
+    except Invalid as exc:
+        return render_start(proc, data, exc.field_errors, exc.message, 422)
+    flash(_("已发起「%(name)s」", name=proc.name), "success")
+    task_id = first_task_for(rt(), viewer(), instance_id)
+    if task_id:
+        return redirect(url_for("tasks.show", task_id=task_id))
+    return redirect(url_for("instances.show", instance_id=instance_id))

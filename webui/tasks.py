@@ -1,0 +1,60 @@
+"""The task page: a server-rendered form from the task's JSON Schema, beside clauses, data and deadline."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from runner.errors import Invalid
+from runner.queries import TaskDetail, task_detail, units_by_kind
+from runner.services import complete_task
+from webui.readable import Readable
+from webui.schema_form import add_row, build_fields, parse_submission, properties, widget_of
+from webui.uploads import save_upload
+from webui.web import now, rt, units, viewer
+
+bp = Blueprint("tasks", __name__)
+_NO_PREFILL = ("radio", "select", "checkbox", "yesno", "file")
+
+
+def prefill(schema: dict | None, data: dict) -> dict:
+    """Values the case already holds for this form's fields (decisions are never prefilled)."""
+    if not schema:
+        return {}
+    return {name: data[name] for name, prop in properties(schema).items()
+            if name in data and isinstance(prop, dict) and widget_of(prop) not in _NO_PREFILL}
+
+
+def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, message: str | None = None,
+                status: int = 200, add: str | None = None):
+    unit_list = units_by_kind(rt())
+    fields = build_fields(detail.schema, data, errors, unit_list)
+    if add:
+        add_row(fields, add, detail.schema or {}, unit_list)
+    readable = Readable(detail.forms, units(), detail.people, detail.variables)
+    return render_template("tasks/task.html", task=detail, fields=fields, errors=errors or {}, message=message,
+                           case_items=readable.items(detail.data), now=now()), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def show(task_id: str):
+    detail = task_detail(rt(), viewer(), task_id, now())
+    return render_task(detail, prefill(detail.schema, detail.data))
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit(task_id: str):
+    detail = task_detail(rt(), viewer(), task_id, now(), action="complete")
+    remove = request.form.get("_remove")
+    data = parse_submission(detail.schema, request.form, request.files, save_upload, drop=remove)
+    if request.form.get("_add") or remove:
+        return render_task(detail, data, add=request.form.get("_add"))
+    try:
+        instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now())
+    except Invalid as exc:
+        return render_task(detail, data, exc.field_errors, exc.message, 422)
+    flash(_("已办理「%(name)s」", name=detail.row.name), "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
