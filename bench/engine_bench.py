@@ -8,17 +8,17 @@ Prints per-action timings and the stored state size. Targets live here, not in u
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _db import throwaway_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from runner.calendar import TZ  # noqa: E402
@@ -31,26 +31,6 @@ from runner.services import complete_task, start_process  # noqa: E402
 FIXTURES = ROOT / "tests" / "runner" / "fixtures"
 
 
-@contextlib.contextmanager
-def _database(url: str | None, tmp: str):
-    """SQLite in TMP, or a throwaway schema in the given PostgreSQL database (dropped afterwards)."""
-    if not url:
-        yield f"sqlite:///{tmp}/bench.db"
-        return
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
@@ -59,7 +39,7 @@ def main() -> int:
     from datetime import datetime
 
     now = datetime(2026, 3, 2, 9, tzinfo=TZ)
-    with tempfile.TemporaryDirectory() as tmp, _database(args.database_url, tmp) as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.database_url, tmp) as url:
         rt = make_runtime(Settings(database_url=url, bpmn_dir=FIXTURES))
         with rt.session() as s, s.begin():
             seed_units(s)

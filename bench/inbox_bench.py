@@ -10,7 +10,6 @@ plan. Target: every inbox page under 100 ms on SQLite. Targets live here, not in
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import statistics
 import sys
@@ -21,7 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _db import throwaway_database  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from runner.calendar import TZ  # noqa: E402
@@ -45,26 +46,6 @@ TARGET_MS = 100
 ENFORCEMENT = [code for code, _n, kind, _m in UNITS if kind in ("department", "town", "street", "zone")]
 TASKS = [("register_case", "登记移送案件"), ("send_letter", "发出移送函并移送材料"),
          ("review_transfer", "审查移送案件")]
-
-
-@contextlib.contextmanager
-def _database(url: str | None, tmp: str):
-    """SQLite in TMP, or a throwaway schema in the given PostgreSQL database (dropped afterwards)."""
-    if not url:
-        yield f"sqlite:///{tmp}/inbox_bench.db"
-        return
-    from sqlalchemy import create_engine
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def fill(rt, instances: int, seed: int = 7) -> int:
@@ -136,7 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a temporary SQLite file)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, _database(args.database_url, tmp) as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.database_url, tmp) as url:
         rt = make_runtime(Settings(database_url=url, bpmn_dir=ROOT / "bpmn", rules_file=ROOT / "policy" / "RULES.md"))
         t0 = time.perf_counter()
         rows = fill(rt, args.instances)

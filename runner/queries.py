@@ -395,14 +395,20 @@ class InstanceDetail:
     variables: dict[str, str]
 
 
+def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: datetime) -> ProcessInstance:
+    """The instance, if VIEWER may read it: 404 when missing, 403 (audited) when not theirs."""
+    inst = s.get(ProcessInstance, instance_id)
+    if inst is None:
+        raise NotFound("案件不存在")
+    if not may_read(viewer, inst.units):
+        raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
+    return inst
+
+
 def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> InstanceDetail:
     """Everything the instance page shows; the only read that deserializes a workflow."""
     with rt.session() as s:
-        inst = s.get(ProcessInstance, instance_id)
-        if inst is None:
-            raise NotFound("案件不存在")
-        if not may_read(viewer, inst.units):
-            raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
+        inst = _readable_instance(rt, s, viewer, instance_id, now)
         definition: ProcessDefinition = inst.definition
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         states = rt.engine.element_states(wf)
@@ -437,11 +443,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
 def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> dict:
     """A JSON-friendly instance read without deserializing the workflow (for the API)."""
     with rt.session() as s:
-        inst = s.get(ProcessInstance, instance_id)
-        if inst is None:
-            raise NotFound("案件不存在")
-        if not may_read(viewer, inst.units):
-            raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
+        inst = _readable_instance(rt, s, viewer, instance_id, now)
         names = dict(s.execute(select(Unit.code, Unit.name)).all())
         tasks = [_task_row(rt, r, viewer, names, now) for r in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id))]
