@@ -96,6 +96,16 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+class InstanceUnit(Base):
+    """Which units take part in which instance: the indexed form of ProcessInstance.units, so "cases my
+    unit takes part in" is an index lookup rather than a scan of JSON."""
+
+    __tablename__ = "instance_units"
+    __table_args__ = (Index("ix_instance_units_unit", "unit_code", "instance_id"),)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (

@@ -13,12 +13,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from lxml import etree
-from sqlalchemy import String, and_, cast, func, or_, select, union_all
+from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from runner.calendar import TZ, CalendarError, local_date
 from runner.errors import DomainError, Forbidden, NotFound
-from runner.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer, Unit, User
+from runner.models import (
+    AuditEntry,
+    HumanTask,
+    InstanceUnit,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+    Unit,
+    User,
+)
 from runner.passwords import hash_password, verify_password
 from runner.runtime import Runtime, active_definition, spec_for
 from runner.services import check_effective, may_start, record_denial
@@ -483,8 +492,7 @@ _CASE_COLUMNS = (ProcessInstance.id, ProcessInstance.process_key, ProcessInstanc
 
 
 def _participates(unit_code: str):
-    # units is a JSON list; the quoted code matches one element exactly.
-    return cast(ProcessInstance.units, String).like('%"' + _like_escape(unit_code) + '"%', escape="\\")
+    return ProcessInstance.id.in_(select(InstanceUnit.instance_id).where(InstanceUnit.unit_code == unit_code))
 
 
 def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:

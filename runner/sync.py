@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from runner.engine import rule_ids
 from runner.errors import Invalid
-from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit
 from runner.runtime import Runtime
 
 SYSTEM = "system"
@@ -32,6 +32,9 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     units |= {row.unit_code for row in opened}
     units |= _units_in(data, set(s.scalars(select(Unit.code))))
     inst.units = sorted(units)
+    recorded = set(s.scalars(select(InstanceUnit.unit_code).where(InstanceUnit.instance_id == inst.id)))
+    for code in sorted(units - recorded):
+        s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
     if engine.is_completed(wf) and inst.status != "completed":
         inst.status = "completed"
         inst.ended_at = now

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from runner import services
 from runner.calendar import TZ
 from runner.errors import Conflict, Forbidden, Invalid, NotFound
-from runner.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer
 from runner.services import (
     claim_task,
     complete_task,
@@ -47,6 +47,8 @@ def test_start_opens_sender_task_with_working_day_deadline(mini_rt):
         assert inst.business_key == "CS-20260302-0001"
         assert inst.data_summary["notice_date"] == "2026-03-02"
         assert set(inst.units) == {"market_regulation", "health"}
+        indexed = set(s.scalars(select(InstanceUnit.unit_code).where(InstanceUnit.instance_id == iid)))
+        assert indexed == {"market_regulation", "health"}
         timer = s.scalars(select(Timer).where(Timer.instance_id == iid)).one()
         assert timer.due_at == datetime(2026, 3, 6, tzinfo=TZ)
 
