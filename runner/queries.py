@@ -371,8 +371,9 @@ def variable_labels(rt: Runtime, process_key: str) -> dict[str, str]:
     return out
 
 
-def clauses(rt: Runtime, rule_ids: list[str] | None) -> list[tuple[str, str]]:
-    return [(rid, rt.rules.get(rid, "（RULES.md 中没有该条）")) for rid in (rule_ids or [])]
+def clauses(rt: Runtime, rule_ids: list[str] | None) -> list[tuple[str, str, str]]:
+    """(rule id, the original Chinese clause, the RULES.md restatement) for each cited rule."""
+    return [(rid, rt.originals.get(rid, ""), rt.rules.get(rid, "（RULES.md 中没有该条）")) for rid in (rule_ids or [])]
 
 
 # -- one instance --------------------------------------------------------------------------------
@@ -445,7 +446,8 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
             ended_at=inst.ended_at, bpmn_xml=definition.bpmn_xml, element_states=states,
             tasks=[_task_row(rt, r, viewer, names, now) for r in task_rows], timers=timers, audit=audit,
             data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
-            rules=dict(rt.rules), version=definition.version, people=people,
+            rules={rid: rt.originals.get(rid) or text for rid, text in rt.rules.items()},
+            version=definition.version, people=people,
             variables=variable_labels(rt, inst.process_key))
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 _RULE = re.compile(r"^\s*[-*]\s+\*\*(?P<id>[A-Z]\d+[a-z]?)(?:\s+(?P<title>[^*]*))?\*\*\s*[—-]*\s*(?P<text>.*)$")
 _SUB = re.compile(r"^\s+[-*]\s+\*\*(?P<id>[A-Z]\d+[a-z])\*\*\s*(?P<text>.*)$")
+
+
+def load_originals(path: Path | None) -> dict[str, str]:
+    """Rule id -> the original Chinese clause it restates, with its section, from policy/clauses.zh.json
+    (every excerpt is verbatim from the policy text; a test checks that)."""
+    if path is None or not Path(path).exists():
+        return {}
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {rid: f"〔{item['section']}〕{item['text']}" for rid, item in doc.items()}
 
 
 def load_rules(path: Path | None) -> dict[str, str]:

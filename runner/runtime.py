@@ -15,7 +15,7 @@ from runner.config import Settings
 from runner.db import create_schema, make_engine, make_session_factory
 from runner.engine import Engine, ProcessBundle
 from runner.models import ProcessDefinition
-from runner.rules import load_rules
+from runner.rules import load_originals, load_rules
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Runtime:
     calendar: WorkingCalendar
     engine: Engine
     rules: dict[str, str]
+    originals: dict[str, str] = field(default_factory=dict)  # rule id -> original Chinese clause
     bundles: dict[str, ProcessBundle] = field(default_factory=dict)
     _spec_cache: dict[int, str] = field(default_factory=dict)
 
@@ -49,7 +50,8 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
         "urgent_onsite_limit": settings.urgent_onsite_limit,
     }, readers={"quarter_statistics": quarter_statistics,
                                                                   "open_task_units": open_task_units})
-    rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, load_rules(settings.rules_file))
+    rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, load_rules(settings.rules_file),
+                 load_originals(settings.rules_file.parent / "clauses.zh.json" if settings.rules_file else None))
     for path in sorted(Path(settings.bpmn_dir).glob("*.bpmn")):
         bundle = engine.parse(path)
         rt.bundles[bundle.process_key] = bundle

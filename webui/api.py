@@ -121,7 +121,8 @@ def my_history():
 def task(task_id: str):
     d = task_detail(rt(), viewer(), task_id, now())
     return jsonify({"task": jsonable(d.row), "form": d.schema, "documentation": d.documentation,
-                    "clauses": [{"id": rid, "text": text} for rid, text in d.clauses],
+                    "clauses": [{"id": rid, "original": original, "text": text}
+                                for rid, original, text in d.clauses],
                     "instance": {"id": d.row.instance_id, "title": d.instance_title, "status": d.instance_status},
                     "data": d.data})
 

@@ -65,7 +65,7 @@ def test_case_transfer_across_two_units(rt, live_server, signed_in, clock, artif
     send_letter.click()
     info = receiver.locator("#element-info")
     expect(info).to_contain_text("发出移送函并移送材料")
-    expect(info).to_contain_text("3 working days from the day of")  # clause P5 from RULES.md
+    expect(info).to_contain_text("在通报之日起3个工作日内发出移送函")  # clause P5, original text
     receiver.screenshot(path=str(artifacts / "instance.png"), full_page=True)
 
     # 3. next day the sender sends the letter from the inbox
