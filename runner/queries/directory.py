@@ -1,0 +1,29 @@
+"""Units and colleagues, for pickers and labels."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from runner.models import Unit, User
+from runner.queries.viewer import Viewer
+from runner.runtime import Runtime
+
+
+def unit_names(rt: Runtime) -> dict[str, str]:
+    with rt.session() as s:
+        return dict(s.execute(select(Unit.code, Unit.name).order_by(Unit.code)).all())
+
+
+def units_by_kind(rt: Runtime) -> list[tuple[str, str, str]]:
+    """(code, name, kind) of every unit, for unit pickers."""
+    with rt.session() as s:
+        return list(s.execute(select(Unit.code, Unit.name, Unit.kind)).all())
+
+
+def colleagues(rt: Runtime, viewer: Viewer) -> list[tuple[str, str]]:
+    """(username, display name) of the other active users of the viewer's unit."""
+    with rt.session() as s:
+        rows = s.execute(select(User.username, User.display_name)
+                         .where(User.unit_code == viewer.unit_code, User.active.is_(True),
+                                User.username != viewer.username).order_by(User.username))
+        return list(rows.all())

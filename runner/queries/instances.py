@@ -1,0 +1,188 @@
+"""Instances: the instance page (the only read that deserializes a workflow), its JSON summary,
+the case list, the cases the viewer's unit was notified of, and where to go after starting one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from runner.errors import NotFound
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
+from runner.queries.rows import Page, TaskRow, _like_escape, _task_row
+from runner.queries.start import process_documentation
+from runner.queries.tasks import variable_labels
+from runner.queries.viewer import Viewer, _deny, can_act, may_read
+from runner.runtime import Runtime, spec_for
+
+
+@dataclass
+class InstanceDetail:
+    id: int
+    process_key: str
+    procedure: str
+    documentation: str
+    business_key: str
+    title: str
+    status: str
+    end_event: str | None
+    initiator: str
+    initiator_unit: str
+    units: list[str]
+    started_at: datetime
+    ended_at: datetime | None
+    bpmn_xml: str
+    element_states: dict[str, str]
+    tasks: list[TaskRow]
+    timers: list[tuple[str, datetime, str]]
+    audit: list[AuditEntry]
+    data: dict
+    forms: dict[str, dict]
+    rules: dict[str, str]
+    version: int
+    people: dict[str, str]
+    variables: dict[str, str]
+
+
+def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: datetime) -> ProcessInstance:
+    """The instance, if VIEWER may read it: 404 when missing, 403 (audited) when not theirs."""
+    inst = s.get(ProcessInstance, instance_id)
+    if inst is None:
+        raise NotFound("案件不存在")
+    if not may_read(viewer, inst.units):
+        raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
+    return inst
+
+
+def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> InstanceDetail:
+    """Everything the instance page shows; the only read that deserializes a workflow."""
+    with rt.session() as s:
+        inst = _readable_instance(rt, s, viewer, instance_id, now)
+        definition: ProcessDefinition = inst.definition
+        wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
+        states = rt.engine.element_states(wf)
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
+        task_rows = list(s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)
+                                   .order_by(HumanTask.created_at, HumanTask.id)))
+        for r in task_rows:
+            if r.status == "open" and r.due_at is not None and r.due_at < now:
+                states[r.element_id] = "overdue"
+        timers = [(t.name, t.due_at, t.element_id) for t in s.scalars(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting").order_by(Timer.due_at))]
+        audit = list(s.scalars(select(AuditEntry)
+                               .where(AuditEntry.instance_id == inst.id, AuditEntry.action != "denied")
+                               .order_by(AuditEntry.at, AuditEntry.id)))
+        actors = {a.actor for a in audit} | {r.assignee for r in task_rows if r.assignee} | {inst.initiator}
+        actors |= {r.completed_by for r in task_rows if r.completed_by}
+        people = dict(s.execute(select(User.username, User.display_name)
+                                .where(User.username.in_(sorted(actors)))).all())
+        return InstanceDetail(
+            id=inst.id, process_key=inst.process_key, procedure=definition.name,
+            documentation=process_documentation(definition.bpmn_xml, inst.process_key), business_key=inst.business_key,
+            title=inst.title,
+            status=inst.status, end_event=inst.end_event, initiator=inst.initiator,
+            initiator_unit=inst.initiator_unit, units=list(inst.units or []), started_at=inst.started_at,
+            ended_at=inst.ended_at, bpmn_xml=definition.bpmn_xml, element_states=states,
+            tasks=[_task_row(rt, r, viewer, names, now) for r in task_rows], timers=timers, audit=audit,
+            data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
+            rules={rid: rt.originals.get(rid) or text for rid, text in rt.rules.items()},
+            version=definition.version, people=people,
+            variables=variable_labels(rt, inst.process_key))
+
+
+def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> dict:
+    """A JSON-friendly instance read without deserializing the workflow (for the API)."""
+    with rt.session() as s:
+        inst = _readable_instance(rt, s, viewer, instance_id, now)
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
+        tasks = [_task_row(rt, r, viewer, names, now) for r in s.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id))]
+        return {"id": inst.id, "process_key": inst.process_key, "procedure": inst.definition.name,
+                "business_key": inst.business_key, "title": inst.title, "status": inst.status,
+                "end_event": inst.end_event, "initiator": inst.initiator, "units": list(inst.units or []),
+                "started_at": inst.started_at, "ended_at": inst.ended_at, "data": dict(inst.data_summary or {}),
+                "tasks": tasks}
+
+
+@dataclass
+class CaseFilters:
+    process_key: str = ""
+    status: str = ""          # "" | running | completed
+    q: str = ""
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass
+class CaseRow:
+    id: int
+    process_key: str
+    procedure: str
+    business_key: str
+    title: str
+    status: str
+    initiator_unit: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+_CASE_COLUMNS = (ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key, ProcessInstance.title,
+                 ProcessInstance.status, ProcessInstance.initiator_unit, ProcessInstance.started_at,
+                 ProcessInstance.ended_at)
+
+
+def _participates(unit_code: str):
+    return ProcessInstance.id.in_(select(InstanceUnit.instance_id).where(InstanceUnit.unit_code == unit_code))
+
+
+def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:
+    conds = [] if viewer.reads_everything else [_participates(viewer.unit_code)]
+    if filters.process_key:
+        conds.append(ProcessInstance.process_key == filters.process_key)
+    if filters.status in ("running", "completed"):
+        conds.append(ProcessInstance.status == filters.status)
+    q = filters.q.strip()
+    if q:
+        pattern = _like_escape(q)
+        conds.append(or_(ProcessInstance.business_key.like(pattern + "%", escape="\\"),
+                         ProcessInstance.title.like("%" + pattern + "%", escape="\\")))
+    return conds
+
+
+def cases(rt: Runtime, viewer: Viewer, filters: CaseFilters) -> Page:
+    """Instances the viewer may read (all of them for the supervision office and the justice bureau)."""
+    conds = case_conditions(viewer, filters)
+    with rt.session() as s:
+        total = s.scalar(select(func.count()).select_from(ProcessInstance).where(*conds)) or 0
+        rows = s.execute(select(*_CASE_COLUMNS).where(*conds).order_by(ProcessInstance.id.desc())
+                         .limit(filters.per_page).offset((max(filters.page, 1) - 1) * filters.per_page)).all()
+    return Page([_case_row(rt, r) for r in rows], total, filters.page, filters.per_page)
+
+
+def notified_cases(rt: Runtime, viewer: Viewer, limit: int = 5) -> list[CaseRow]:
+    """Running instances other units started that the viewer's unit takes part in (e.g. a transfer it was
+    notified of), newest first."""
+    if viewer.reads_everything:
+        return []
+    conds = [_participates(viewer.unit_code), ProcessInstance.status == "running",
+             ProcessInstance.initiator_unit != viewer.unit_code]
+    with rt.session() as s:
+        rows = s.execute(select(*_CASE_COLUMNS).where(*conds).order_by(ProcessInstance.id.desc()).limit(limit)).all()
+    return [_case_row(rt, r) for r in rows]
+
+
+def _case_row(rt: Runtime, r) -> CaseRow:
+    bundle = rt.bundle(r.process_key)
+    return CaseRow(r.id, r.process_key, bundle.name if bundle else r.process_key, r.business_key, r.title,
+                   r.status, r.initiator_unit, r.started_at, r.ended_at)
+
+
+def first_task_for(rt: Runtime, viewer: Viewer, instance_id: int) -> str | None:
+    """The id of an open task of INSTANCE_ID the viewer may act on (where to go after starting)."""
+    with rt.session() as s:
+        for r in s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                   HumanTask.status == "open").order_by(HumanTask.created_at)):
+            if can_act(viewer, r):
+                return r.id
+    return None

@@ -1,0 +1,66 @@
+"""Shared list plumbing: one task as a TaskRow, a Page of rows, and LIKE escaping for searches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from runner.models import HumanTask
+from runner.queries.viewer import Viewer, can_act
+from runner.queries.workdays import days_left
+from runner.runtime import Runtime
+
+
+@dataclass
+class TaskRow:
+    id: str
+    instance_id: int
+    process_key: str
+    procedure: str
+    business_key: str
+    title: str
+    name: str
+    element_id: str
+    kind: str
+    unit_code: str
+    unit_name: str
+    role: str
+    assignee: str | None
+    due_at: datetime | None
+    days_left: int | None
+    overdue: bool
+    can_act: bool
+    status: str = "open"
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    late_unit: str | None = None
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], now: datetime) -> TaskRow:
+    bundle = rt.bundle(r.process_key)
+    return TaskRow(
+        id=r.id, instance_id=r.instance_id, process_key=r.process_key,
+        procedure=bundle.name if bundle else r.process_key, business_key=r.business_key, title=r.title,
+        name=r.name, element_id=r.element_id, kind=r.kind, unit_code=r.unit_code,
+        unit_name=names.get(r.unit_code, r.unit_code), role=r.role, assignee=r.assignee, due_at=r.due_at,
+        days_left=days_left(rt, now, r.due_at) if r.status == "open" else None,
+        overdue=r.status == "open" and r.due_at is not None and r.due_at < now,
+        can_act=r.status == "open" and can_act(viewer, r), status=r.status, completed_at=r.completed_at,
+        completed_by=r.completed_by,
+        late_unit=names.get(r.late_unit, r.late_unit) if r.late_unit else None)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
