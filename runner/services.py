@@ -39,12 +39,15 @@ def record_denial(rt: Runtime, username: str, action: str, detail: str, now: dat
                          detail=f"{action}：{detail}"))
 
 
-def _denied(rt, username, action, message, now, instance_id=None, task_id=None) -> Forbidden:
+def deny(rt, username, action, message, now, instance_id=None, task_id=None) -> Forbidden:
+    """Audit a refused attempt and return the Forbidden error to raise."""
     record_denial(rt, username, action, message, now, instance_id, task_id)
     return Forbidden(message)
 
 
-def can_act(user: User, row: HumanTask) -> bool:
+def can_act(user, row: HumanTask) -> bool:
+    """Whether USER (a User or a read-side Viewer) may act on task ROW: its assignee if it has one,
+    else anyone of the task's unit and role (and, for a leader in charge, of the task's field)."""
     if row.assignee:
         return row.assignee == user.username
     if user.unit_code != row.unit_code or user.role != row.role:
@@ -80,7 +83,7 @@ def _start(rt, username, process_key, data, now) -> int:
             raise NotFound(f"没有名为 {process_key} 的流程")
         check_effective(definition, now)
         if not may_start(bundle, user):
-            raise _denied(rt, username, "start", f"{user.display_name} 无权发起「{bundle.name}」", now)
+            raise deny(rt, username, "start", f"{user.display_name} 无权发起「{bundle.name}」", now)
         schema = definition.forms.get(bundle.start_form) if bundle.start_form else {"type": "object",
                                                                                      "additionalProperties": False}
         validate_form(schema, data, _unit_codes(s))
@@ -157,13 +160,13 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
         if row is None:
             raise NotFound("任务不存在")
         if not can_act(user, row):
-            raise _denied(rt, username, "complete", f"{user.display_name} 无权办理任务「{row.name}」", now,
+            raise deny(rt, username, "complete", f"{user.display_name} 无权办理任务「{row.name}」", now,
                           row.instance_id, task_id)
         if row.status != "open":
             message = f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}，不能重复提交"
             if raced:
                 raise Conflict(message + "（他人刚刚办理了该任务）")
-            raise _denied(rt, username, "replay", message, now, row.instance_id, task_id)
+            raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
         inst = s.get(ProcessInstance, row.instance_id)
         definition = inst.definition
         if row.form_file:
@@ -245,7 +248,7 @@ def _open_task_for(rt, s, username, task_id, now, action):
     if row is None:
         raise NotFound("任务不存在")
     if not can_act(user, row):
-        raise _denied(rt, username, action, f"{user.display_name} 无权操作任务「{row.name}」", now,
+        raise deny(rt, username, action, f"{user.display_name} 无权操作任务「{row.name}」", now,
                       row.instance_id, row.id)
     if row.status != "open":
         raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}")

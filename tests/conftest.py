@@ -63,9 +63,8 @@ def settings(database_url) -> Settings:
                     calendar_dir=ROOT / "runner" / "data" / "calendar")
 
 
-@pytest.fixture
-def rt(settings) -> Runtime:
-    """A runtime with the organisation, demo accounts and every diagram deployed."""
+def prepared_runtime(settings: Settings):
+    """Yield a runtime with the organisation, demo accounts and its diagrams deployed; dispose it after."""
     runtime = make_runtime(settings)
     with runtime.session() as s, s.begin():
         seed_units(s)
@@ -73,6 +72,12 @@ def rt(settings) -> Runtime:
     deploy_definitions(runtime, T0)
     yield runtime
     runtime.session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def rt(settings) -> Runtime:
+    """A runtime with the organisation, demo accounts and every diagram in bpmn/ deployed."""
+    yield from prepared_runtime(settings)
 
 
 @dataclass

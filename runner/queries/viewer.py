@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from runner.errors import Forbidden
-from runner.models import HumanTask, User
+from runner.models import User
 from runner.passwords import hash_password, verify_password
 from runner.runtime import Runtime
-from runner.services import record_denial
+from runner.services import can_act, deny  # noqa: F401  (can_act is part of this module's API)
 
 # Units that follow up on every instance (S3): they may read all of them.
 READ_ALL_UNITS = frozenset({"supervision_office", "justice_bureau"})
@@ -71,14 +71,4 @@ def may_read(viewer: Viewer, units: list[str] | None) -> bool:
 
 def _deny(rt: Runtime, viewer: Viewer, action: str, message: str, now: datetime,
           instance_id: int | None = None, task_id: str | None = None) -> Forbidden:
-    record_denial(rt, viewer.username, action, message, now, instance_id, task_id)
-    return Forbidden(message)
-
-
-def can_act(viewer: Viewer, row: HumanTask) -> bool:
-    """Mirror of runner.services.can_act for a Viewer."""
-    if row.assignee:
-        return row.assignee == viewer.username
-    if viewer.unit_code != row.unit_code or viewer.role != row.role:
-        return False
-    return row.field is None or row.field in viewer.fields
+    return deny(rt, viewer.username, action, message, now, instance_id, task_id)
