@@ -22,8 +22,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
@@ -325,9 +324,7 @@ class Engine:
 
         try:
             return wf.get_task_from_id(UUID(str(task_id)))
-        except (ValueError, KeyError, TypeError):
-            return None
-        except Exception:  # noqa: BLE001 - TaskNotFoundException differs between builds
+        except (ValueError, KeyError, TypeError, TaskNotFoundException):
             return None
 
     # -- inspection ---------------------------------------------------------------------------
@@ -457,11 +454,6 @@ def _props(spec) -> dict[str, str]:
 
 def _is_start(spec) -> bool:
     return type(spec).__name__ == "StartEvent"
-
-
-def _is_catching_timer(spec) -> bool:
-    return isinstance(spec, CatchingEvent) and isinstance(getattr(spec, "event_definition", None),
-                                                          TimerEventDefinition)
 
 
 def _process_properties(parser: SpiffBpmnParser, key: str) -> dict[str, str]:

@@ -76,8 +76,6 @@ def _message(err, schema: dict) -> str:
     custom = (err.schema or {}).get("x-message") if isinstance(err.schema, dict) else None
     if custom:
         return custom
-    for parent in err.absolute_schema_path:
-        del parent
     text = _MESSAGES.get(err.validator, err.message)
     if "{n}" in text:
         text = text.format(n=err.validator_value)
