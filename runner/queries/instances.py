@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
-from runner.queries.rows import Page, TaskRow, _like_escape, _task_row
+from runner.queries.rows import Page, TaskRow, _task_row, search_condition
 from runner.queries.start import process_documentation
 from runner.queries.tasks import variable_labels
 from runner.queries.viewer import Viewer, _deny, can_act, may_read
@@ -144,9 +144,7 @@ def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:
         conds.append(ProcessInstance.status == filters.status)
     q = filters.q.strip()
     if q:
-        pattern = _like_escape(q)
-        conds.append(or_(ProcessInstance.business_key.like(pattern + "%", escape="\\"),
-                         ProcessInstance.title.like("%" + pattern + "%", escape="\\")))
+        conds.append(search_condition(ProcessInstance.business_key, ProcessInstance.title, q))
     return conds
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_
+
 from runner.models import HumanTask
 from runner.queries.viewer import Viewer, can_act
 from runner.queries.workdays import days_left
@@ -64,3 +66,9 @@ def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+
+
+def search_condition(business_key_col, title_col, text: str):
+    """Match a business-key prefix or a title fragment (the search box of the inbox and the case list)."""
+    pattern = _like_escape(text)
+    return or_(business_key_col.like(pattern + "%", escape="\\"), title_col.like("%" + pattern + "%", escape="\\"))

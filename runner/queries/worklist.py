@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from runner.calendar import TZ
 from runner.models import HumanTask, Unit
-from runner.queries.rows import Page, _like_escape, _task_row
+from runner.queries.rows import Page, _task_row, search_condition
 from runner.queries.viewer import Viewer
 from runner.runtime import Runtime
 
@@ -68,9 +68,7 @@ def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> li
         conds.append(HumanTask.due_at <= _local_midnight(filters.due_to + timedelta(days=1)))
     q = filters.q.strip()
     if q:
-        pattern = _like_escape(q)
-        conds.append(or_(HumanTask.business_key.like(pattern + "%", escape="\\"),
-                         HumanTask.title.like("%" + pattern + "%", escape="\\")))
+        conds.append(search_condition(HumanTask.business_key, HumanTask.title, q))
     return conds
 
 
