@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     """Build the app on SETTINGS; CLOCK is a zero-argument callable giving the aware current time."""
     from runner.scheduler import wall_clock
-    from webui import api, auth, errors, inbox, instances, start, tasks, web
+    from webui import api, auth, errors, inbox, inputs, instances, start, tasks, web
 
     settings = settings or settings_from_env()
     app = Flask(__name__)
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     auth.init_login(app)
     web.init_templates(app)
     errors.init_errors(app)
+    inputs.init_inputs(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp):
         app.register_blueprint(blueprint)
 

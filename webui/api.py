@@ -27,8 +27,8 @@ from runner.queries import (
 from runner.services import claim_task, complete_task, delegate_task, release_task, start_process
 from webui.auth import attempt_login, start_session
 from webui.errors import error_response
-from webui.inbox import PER_PAGE, filters_from
-from webui.web import int_arg, now, rt, viewer
+from webui.inbox import PER_PAGE, filters_from, page_arg
+from webui.web import now, rt, viewer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -112,7 +112,7 @@ def my_tasks():
 @bp.get("/history")
 @login_required
 def my_history():
-    page = history(rt(), viewer(), int_arg(request.args.get("page")), PER_PAGE, now())
+    page = history(rt(), viewer(), page_arg(request.args), PER_PAGE, now())
     return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
 
 

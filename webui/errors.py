@@ -52,10 +52,19 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
-        message = MESSAGES.get(status, exc.name)
+        if status >= 500:
+            return _unexpected(exc)
+        # werkzeug's English reason phrase is not for people: a status without a message of its own gets
+        # the generic 400 text
+        message = MESSAGES.get(status, MESSAGES[400])
         return error_response(message, status)
 
     @app.errorhandler(500)
     def _unexpected(exc):
-        log.error("unhandled error on %s: %r", request.path, getattr(exc, "original_exception", exc))
+        """Anything unforeseen (Flask hands every unhandled exception here as a 500 outside testing): log the
+        traceback for the operator, show the person only a Chinese sentence (never the exception's class name,
+        text or traceback)."""
+        original = getattr(exc, "original_exception", None) or exc
+        log.error("unhandled error on %s %s", request.method, request.path,
+                  exc_info=(type(original), original, original.__traceback__))
         return error_response(MESSAGES[500], 500)

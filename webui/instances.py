@@ -6,26 +6,31 @@ from flask import Blueprint, abort, render_template, request, send_file
 from flask_login import login_required
 
 from runner.engine import rule_ids
-from runner.queries import CaseFilters, cases, instance_detail, instance_summary
+from runner.queries import CaseFilters, Page, cases, instance_detail, instance_summary, procedure_names
+from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.readable import Readable
 from webui.uploads import references, upload_path
-from webui.web import int_arg, now, rt, units, viewer
+from webui.web import now, rt, units, viewer
 
 bp = Blueprint("instances", __name__)
 
 
-def case_filters(args) -> CaseFilters:
-    status = args.get("status", "")
-    return CaseFilters(process_key=(args.get("process") or "")[:64],
-                       status=status if status in ("running", "completed") else "",
-                       q=(args.get("q") or "").strip()[:100], page=int_arg(args.get("page")))
+def case_filters(args) -> tuple[CaseFilters, dict[str, str]]:
+    """The case-list filters, and an error per parameter whose value is unknown (these used to be ignored)."""
+    qa = QueryArgs(args)
+    filters = CaseFilters(process_key=qa.choice("process", dict(procedure_names(rt()))),
+                          status=qa.choice("status", ("running", "completed")), q=qa.text("q"),
+                          page=qa.number("page", 1, 1, MAX_PAGE))
+    return filters, qa.errors
 
 
 @bp.get("/instances")
 @login_required
 def index():
-    filters = case_filters(request.args)
-    return render_template("instances/index.html", page=cases(rt(), viewer(), filters), filters=filters)
+    filters, errors = case_filters(request.args)
+    page = Page([], 0, 1, filters.per_page) if errors else cases(rt(), viewer(), filters)
+    return render_template("instances/index.html", page=page, filters=filters, filter_errors=errors,
+                           filter_message=bad_query(errors).message if errors else None), 400 if errors else 200
 
 
 @bp.get("/instances/<int:instance_id>")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app, g, request, session
@@ -42,20 +42,6 @@ def units() -> dict[str, str]:
 def select_locale() -> str:
     lang = session.get("lang")
     return lang if lang in LOCALES else "zh_CN"
-
-
-def int_arg(value, default: int = 1, lo: int = 1, hi: int = 10_000) -> int:
-    try:
-        return min(max(int(value), lo), hi)
-    except (TypeError, ValueError):
-        return default
-
-
-def date_arg(value) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -16,6 +16,8 @@ from runner.queries.tasks import variable_labels
 from runner.queries.viewer import Viewer, _deny, can_act, may_read
 from runner.runtime import Runtime, spec_for
 
+NOT_YOURS = "您无权查看该案件"
+
 
 @dataclass
 class InstanceDetail:
@@ -51,7 +53,8 @@ def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: da
     if inst is None:
         raise NotFound("案件不存在")
     if not may_read(viewer, inst.units):
-        raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看案件 {inst.business_key}", now, inst.id)
+        # never name a case to someone who may not read it: the audit row keeps its id for the record
+        raise _deny(rt, viewer, "view", NOT_YOURS, now, inst.id)
     return inst
 
 

@@ -42,6 +42,9 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         inst = s.get(ProcessInstance, r.instance_id)
         names = dict(s.execute(select(Unit.code, Unit.name)).all())
         readable = may_read(viewer, inst.units)
+        if not readable and not can_act(viewer, r):
+            # a task of a case the viewer may not read: say nothing about the case, the task or its state
+            raise _deny(rt, viewer, action, "您无权办理该任务", now, r.instance_id, r.id)
         if r.status != "open":
             raise _deny(rt, viewer, action, f"任务「{r.name}」已{_STATUS_WORDS.get(r.status, r.status)}，不能再办理",
                         now, r.instance_id, r.id)

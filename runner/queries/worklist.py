@@ -6,7 +6,7 @@ Both read the human task table through its indexes and never deserialize a workf
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select, union_all
 from sqlalchemy.orm import aliased
@@ -44,8 +44,17 @@ def _branches(viewer: Viewer) -> tuple[list, list]:
     return by_role, mine
 
 
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), TZ)
+def _local_midnight(day: date) -> datetime | None:
+    """The start of DAY in local time, or None when that instant (or its UTC form) is beyond what
+    datetime can hold (0001-01-01, the day after 9999-12-31): the bound then only asks for a deadline."""
+    try:
+        return datetime.combine(day, time(0), TZ).astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _next_day(day: date) -> date | None:
+    return day + timedelta(days=1) if day < date.max else None
 
 
 def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> list:
@@ -62,10 +71,13 @@ def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> li
     elif filters.status == "overdue":
         conds.append(HumanTask.due_at < now)
     if filters.due_from:
-        conds.append(HumanTask.due_at > _local_midnight(filters.due_from))
+        start = _local_midnight(filters.due_from)
+        conds.append(HumanTask.due_at.is_not(None) if start is None else HumanTask.due_at > start)
     if filters.due_to:
         # a deadline is "on day D" when it falls after D 00:00 and no later than D 24:00
-        conds.append(HumanTask.due_at <= _local_midnight(filters.due_to + timedelta(days=1)))
+        after = _next_day(filters.due_to)
+        end = _local_midnight(after) if after else None
+        conds.append(HumanTask.due_at.is_not(None) if end is None else HumanTask.due_at <= end)
     q = filters.q.strip()
     if q:
         conds.append(search_condition(HumanTask.business_key, HumanTask.title, q))

@@ -62,7 +62,7 @@ def test_filters_by_procedure_status_due_date_and_search(rt, browser, clock):
     assert "甲案" in overdue and "乙案" not in overdue
     assert len(rows(b.get("/?status=unclaimed").get_data(as_text=True))) == 2
     assert rows(b.get("/?status=mine").get_data(as_text=True)) == []
-    assert b.get("/?status=bogus&due_from=notadate&page=-4").status_code == 200
+    assert b.get("/?status=bogus&due_from=notadate&page=-4").status_code == 400  # refused, not ignored (issue 6)
 
 
 def test_pagination(rt, browser):

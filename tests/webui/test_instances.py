@@ -61,7 +61,7 @@ def test_who_may_read_an_instance(rt, browser, user, status):
     assert snapshot(rt) == before
     assert denied(rt) == refused + (status == 403)
     if status == 403:
-        assert "无权查看案件" in resp.get_data(as_text=True)
+        assert "无权查看该案件" in resp.get_data(as_text=True)
 
 
 def test_guessing_instance_ids(rt, browser):
