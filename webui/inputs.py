@@ -98,7 +98,9 @@ def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
             return False
         peeled = _INNERMOST.sub(b"", brackets)
         if peeled == brackets:
-            return False  # unbalanced: not JSON at all, which the view reports
+            # unbalanced, so not JSON; only a long run of openers (which the decoder would recurse into
+            # before noticing) is refused here, the rest the view reports as not JSON
+            return len(brackets) > limit
         brackets = peeled
     return bool(brackets)
 
