@@ -151,7 +151,8 @@ def test_too_deep_json_is_refused_before_it_is_parsed(rt, api):
 
 def test_the_depth_check_reads_brackets_outside_strings_only():
     assert not too_deep(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
-    assert not too_deep(b'["\\"[[[[[[[", {"b": [1, 2, {}]}]', limit=3)
+    assert not too_deep(b'["\\"[[[[[[[", {"b": [1, 2, {}]}]', limit=4)  # [ { [ { }: four levels
+    assert too_deep(b'["\\"[[[[[[[", {"b": [1, 2, {}]}]', limit=3)
     assert too_deep(b'["x", [[[1]]]]', limit=3)
     assert not too_deep(b'["x", [[[1]]]]', limit=4)
     assert too_deep(b"[" * 10, limit=3)  # unclosed: the decoder would recurse before failing
@@ -308,7 +309,8 @@ def test_an_unexpected_error_shows_chinese_and_logs_the_traceback(rt, app, brows
     assert logged and logged[0].exc_info and logged[0].exc_info[0] is ZeroDivisionError
 
 
-def test_http_errors_without_a_message_of_their_own_are_chinese(rt, app):
+def test_http_errors_stay_chinese(rt, app):
+    """A guard for the mapping (these two already had Chinese messages before issue 6)."""
     resp = app.test_client().open("/login", method="PATCH")
     assert resp.status_code == 405 and "不支持该请求方式" in resp.get_data(as_text=True)
     resp = app.test_client().get("/api/nowhere")
