@@ -18,6 +18,7 @@ from datetime import date
 
 from flask import Flask, current_app, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from runner.errors import DomainError, NotFound
 
@@ -29,9 +30,9 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 # Request parameters a person fills in, by the name the page shows beside them.
 PARAM_LABELS = {
-    "q": "搜索", "process": "流程", "status": "状态", "due_from": "期限自", "due_to": "期限至", "page": "页码",
-    "per_page": "每页条数", "username": "用户名", "password": "密码", "to": "转办对象", "next": "返回地址",
-    "lang": "语言",
+    "q": _l("搜索"), "process": _l("流程"), "status": _l("状态"), "due_from": _l("期限自"), "due_to": _l("期限至"),
+    "page": _l("页码"), "per_page": _l("每页条数"), "username": _l("用户名"), "password": _l("密码"),
+    "to": _l("转办对象"), "next": _l("返回地址"), "lang": _l("语言"),
 }
 
 
@@ -44,7 +45,7 @@ class BadInput(DomainError):
 def _readable_label(name: str) -> str | None:
     """The title a person saw for request parameter or form field NAME (a dotted path such as evidence.0.name)."""
     if name in PARAM_LABELS:
-        return PARAM_LABELS[name]
+        return str(PARAM_LABELS[name])
     parts = [p for p in name.split(".") if p and not p.isdigit()]
     rt = current_app.extensions.get("liandong")
     for bundle in (rt.bundles.values() if rt is not None else ()):
