@@ -13,6 +13,7 @@ the old parsers silently ignored them and returned everything.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date
 
@@ -127,6 +128,18 @@ def _too_deep() -> BadInput:
     return BadInput(_("提交的 JSON 嵌套过深（最多 %(n)s 层）", n=MAX_DEPTH))
 
 
+def _not_a_number(token: str):
+    """NaN and Infinity are not JSON; Python's decoder takes them, and PostgreSQL's json column refuses them."""
+    raise BadInput(_("提交的数字无效：%(v)s", v=token))
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):  # 1e400 decodes to infinity
+        _not_a_number(token[:20])
+    return value
+
+
 def check_json_body() -> None:
     raw = request.get_data(cache=True)
     if not raw:
@@ -134,7 +147,7 @@ def check_json_body() -> None:
     if too_deep(raw):
         raise _too_deep()
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
     except RecursionError as exc:  # the pre-check should have caught it; never let it become a 500
         raise _too_deep() from exc
     except ValueError:

@@ -81,6 +81,9 @@ def test_unstorable_text_in_json_bodies_is_refused_naming_the_field(rt, api):
         (anonymous, "/api/login", f'{{"username": {NUL}, "password": "x"}}', "用户名", "username"),
         (anonymous, "/api/login", f'{{"username": {LONE}, "password": "x"}}', "用户名", "username"),
         (anonymous, "/api/login", f'{{"username": "a", "password": {NUL}}}', "密码", "password"),
+        (sender, complete, '{"letter_number": NaN}', "数字无效", None),
+        (sender, complete, '{"materials": [{"pages": -Infinity}]}', "数字无效", None),
+        (sender, start, '{"title": 1e400}', "数字无效", None),
     ]
     for who, path, body, names, field in cases:
         assert_refused(raw_json(who.client, path, body, who.token), 400, names, field)
