@@ -4,15 +4,18 @@ next unit, stores each unit's own answer, and every answer is shown, labelled, t
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 
+from runner.calendar import TZ
 from runner.models import AuditEntry, HumanTask, ProcessInstance
-from runner.services import complete_task, start_process
+from runner.services import complete_task, fire_due_timers, start_process
 from tests.conftest import T0, snapshot
 from tests.webui.test_api import Api
 
 LEAD = "yanya_town.officer"
+LATE = datetime(2026, 4, 1, 9, tzinfo=TZ)  # the day after the plan's time limit
 UNITS = ("natural_resources", "ecology_environment")
 START = {"title": "燕崖镇沂河沿岸非法采砂及违规排污联合整治", "initiation": "unit_initiated", "linkage_type": "joint",
          "joint_grounds": ["multiple_agencies"], "grounds_explanation": "非法采砂同时涉及自然资源、生态环境违法",
@@ -126,6 +129,23 @@ def test_second_units_opinion_form_opens_empty(rt, browser):
     form = page.split("案件信息")[0]
     assert OPINIONS[first]["comments"] not in form
     assert 'value="agree_with_comments" checked' not in form
+
+
+def test_second_late_units_supervision_form_opens_empty_and_records_differ(rt, browser):
+    iid = joint_matter(rt, "report_implementation")
+    fire_due_timers(rt, LATE)
+    tasks = {r.late_unit: r for r in open_rows(rt, iid, "supervise_late_report")}
+    assert set(tasks) == set(UNITS)
+    first, second = UNITS
+    record = {"supervision_measures": "电话督促并下发督办通知", "handling_opinion": "recommend_accountability"}
+    complete_task(rt, "supervision.officer", tasks[first].id, {"supervision_record": record}, LATE)
+    page = browser("supervision.officer").get(f"/tasks/{tasks[second].id}").get_data(as_text=True)
+    assert "电话督促并下发督办通知" not in page.split("案件信息")[0]
+    assert 'value="recommend_accountability" checked' not in page
+    complete_task(rt, "supervision.officer", tasks[second].id,
+                  {"supervision_record": {"supervision_measures": "约谈", "handling_opinion": "urge"}}, LATE)
+    records = {r["unit"]: r["supervision_measures"] for r in stored(rt, iid)["supervision_records"]}
+    assert records == {first: "电话督促并下发督办通知", second: "约谈"}
 
 
 def test_second_leaders_approval_form_opens_empty(rt, browser):
