@@ -19,13 +19,17 @@ _NO_PREFILL = ("radio", "select", "checkbox", "yesno", "file")
 
 
 def prefill(schema: dict | None, data: dict) -> dict:
-    """This step's own earlier answer for this form's fields (decisions are never prefilled). DATA is the
-    task's own (TaskDetail.form_data), never the case data: another unit's answer may sit there under the
-    same name."""
-    if not schema:
+    """This step's own earlier answer for this form's fields (decisions are never prefilled, in a group of
+    fields neither). DATA is the task's own (TaskDetail.form_data), never the case data: another unit's
+    answer may sit there under the same name."""
+    if not schema or not isinstance(data, dict):
         return {}
-    return {name: data[name] for name, prop in properties(schema).items()
-            if name in data and isinstance(prop, dict) and widget_of(prop) not in _NO_PREFILL}
+    out = {}
+    for name, prop in properties(schema).items():
+        if name not in data or not isinstance(prop, dict) or widget_of(prop) in _NO_PREFILL:
+            continue
+        out[name] = prefill(prop, data[name]) if widget_of(prop) == "group" else data[name]
+    return out
 
 
 def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, message: str | None = None,

@@ -288,3 +288,19 @@ def test_a_participant_does_not_see_the_other_units_answers_to_the_same_step(rt,
     done(rt, iid, "collect_opinions", f"{first}.officer", {"opinion": OPINIONS[first]}, first)
     html = browser(f"{second}.officer").get(f"/tasks/{task_of(rt, iid, 'collect_opinions', second).id}")
     assert OPINIONS[first]["comments"] not in html.get_data(as_text=True)
+
+
+def test_a_new_round_opens_with_the_units_own_earlier_text_but_no_decision(rt, browser):
+    iid = joint_matter(rt, "collect_opinions")
+    for u in UNITS:
+        done(rt, iid, "collect_opinions", f"{u}.officer", {"opinion": OPINIONS[u]}, u)
+    done(rt, iid, "review_opinions", LEAD, {"opinion_handling": "调整方案", "next_step": "revise"})
+    done(rt, iid, "draft_plan", LEAD, {**PLAN, "revision_note": "补充了坐标"})
+    first, second = UNITS
+    form = browser(f"{first}.officer").get(f"/tasks/{task_of(rt, iid, 'collect_opinions', first).id}") \
+        .get_data(as_text=True).split("案件信息")[0]
+    assert OPINIONS[first]["comments"] in form  # its own earlier draft
+    assert 'value="agree_with_comments" checked' not in form  # the decision is asked again
+    other = browser(f"{second}.officer").get(f"/tasks/{task_of(rt, iid, 'collect_opinions', second).id}") \
+        .get_data(as_text=True).split("案件信息")[0]
+    assert OPINIONS[first]["comments"] not in other
