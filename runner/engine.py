@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import json
 import re
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -133,6 +135,19 @@ class ReadyTask:
     properties: dict[str, str]
     lane: str | None
     data: dict
+
+
+@dataclass
+class FormUse:
+    """Where one step's form answer is kept: under its own variable, as one item of a multi-instance
+    collection, or field by field at the top of the case data."""
+
+    element_id: str
+    name: str
+    form: str
+    variable: str | None = None
+    item: str | None = None
+    collection: str | None = None
 
 
 @dataclass
@@ -298,17 +313,69 @@ class Engine:
             except WorkflowException as exc:
                 raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
 
-    def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime) -> None:
+    def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime,
+                 owned: tuple[str, ...] | list[str] = ()) -> dict:
+        """Complete user task TASK_ID with DATA; return what the task itself now holds that it did not before.
+
+        The task's data is inherited from the steps before it, so it may already hold a value under a
+        name this form writes (OWNED: the answer of an earlier round). Those are emptied first: only what
+        this submission carries is kept for this task, and an optional field left empty stays empty. A
+        multi-instance child's output item is always this task's own."""
         task = self.find_task(wf, task_id)
         if task is None or task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
             raise EngineError("该任务已不可办理（已完成或不存在）")
-        task.data.update(data)
+        before = dict(task.data)
+        for name in _output_item(task):
+            task.data.pop(name, None)
+        # None, not removal: the case data merges every step's data, and only a value can replace a value
+        task.data.update({name: None for name in owned if name in task.data})
+        task.data.update(copy.deepcopy(data))  # scripts change what they are given; the caller's dict stays
         with clock_at(now):
             try:
                 task.run()
             except WorkflowException as exc:
                 raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
+        own = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
         self.advance(wf, now)
+        return own
+
+    def earlier_answer(self, wf: BpmnWorkflow, task_id: str, names: list[str]) -> dict:
+        """The values under NAMES that the same step last wrote for the same unit or field (an earlier round),
+        for the form to open with; never another instance's or another branch's answer."""
+        task = self.find_task(wf, task_id)
+        if task is None:
+            return {}
+        item = _input_item(task)
+        earlier = [t for t in _tasks(wf, state=TaskState.COMPLETED)
+                   if t.task_spec is task.task_spec and t is not task and _input_item(t) == item]
+        if not earlier:
+            return {}
+        latest = max(earlier, key=lambda t: t.last_state_change)
+        return {name: latest.data[name] for name in names if latest.data.get(name) is not None}
+
+    @staticmethod
+    def form_uses(bundle: ProcessBundle) -> list[FormUse]:
+        """Every step with a form (the start event too), with where its answer is kept."""
+        specs = _all_specs(bundle)
+        containers = {spec.task_spec: spec for spec in specs if isinstance(spec, MultiInstanceTask)}
+        out = []
+        for spec in specs:
+            props = _props(spec)
+            if not props.get("formJsonSchemaFilename"):
+                continue
+            many = containers.get(spec.name)
+            out.append(FormUse(
+                spec.bpmn_id, spec.bpmn_name or spec.bpmn_id or "", props["formJsonSchemaFilename"],
+                props.get("formDataVariable"),
+                many.output_item.bpmn_id if many is not None and many.output_item is not None else None,
+                many.data_output.bpmn_id if many is not None and many.data_output is not None else None))
+        return out
+
+    @staticmethod
+    def collections(bundle: ProcessBundle) -> dict[str, str]:
+        """Multi-instance output collection -> the element id of the task whose instances fill it."""
+        return {spec.data_output.bpmn_id: spec.bpmn_id for spec in _all_specs(bundle)
+                if isinstance(spec, MultiInstanceTask) and spec.data_output is not None}
 
     def evaluate(self, wf: BpmnWorkflow, task_id: str, expression: str, now: datetime):
         task = self.find_task(wf, task_id)
@@ -407,9 +474,15 @@ class Engine:
     @staticmethod
     def data(wf: BpmnWorkflow) -> dict:
         """Process data: every completed, ready or waiting task's data merged in the order the tasks
-        changed state, so the newest value of a variable wins whichever branch set it."""
+        changed state, so the newest value of a variable wins whichever branch set it.
+
+        The instances of a multi-instance task are left out: each holds one unit's (or one field's) answer
+        under the same name, so merging them would show the last one as if it were the case's. Their answers
+        are in the output collection, taken from a running multi-instance task as it fills up."""
         merged = dict(wf.data)
-        tasks = _tasks(wf, state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING)
+        tasks = [t for t in _tasks(wf, state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING)
+                 if not _is_instance(t)]
+        tasks += [t for t in _tasks(wf, state=TaskState.STARTED) if isinstance(t.task_spec, MultiInstanceTask)]
         for task in sorted(tasks, key=lambda t: t.last_state_change):
             merged.update(task.data)
         return merged
@@ -439,6 +512,30 @@ def _tasks(wf: BpmnWorkflow, **filters) -> list:
     for sub in wf.subprocesses.values():
         out += sub.get_tasks(**filters)
     return out
+
+
+def _all_specs(bundle: ProcessBundle) -> list:
+    return list(bundle.spec.task_specs.values()) + [
+        ts for sub in bundle.subprocess_specs.values() for ts in sub.task_specs.values()]
+
+
+def _is_instance(task) -> bool:
+    """Whether TASK is one instance of a multi-instance task."""
+    return task.parent is not None and isinstance(task.parent.task_spec, MultiInstanceTask)
+
+
+def _input_item(task) -> object:
+    """The unit or field a multi-instance child works on (None for any other task)."""
+    if not _is_instance(task):
+        return None
+    item = task.parent.task_spec.input_item
+    return task.data.get(item.bpmn_id) if item is not None else task.internal_data.get("key_or_index")
+
+
+def _output_item(task) -> list[str]:
+    if not _is_instance(task) or task.parent.task_spec.output_item is None:
+        return []
+    return [task.parent.task_spec.output_item.bpmn_id]
 
 
 def _ends(wf: BpmnWorkflow) -> list:

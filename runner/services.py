@@ -179,12 +179,13 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         before = rt.engine.data(wf)
         variable = _form_variable(rt, inst.process_key, row.element_id)
+        owned = [variable] if variable else form_names(definition.forms.get(row.form_file) if row.form_file else None)
         with session_bound(s):
-            rt.engine.complete(wf, task_id, {variable: data} if variable else data, now)
+            own = rt.engine.complete(wf, task_id, {variable: data} if variable else data, now, owned)
         row.status, row.completed_at, row.completed_by = "completed", now, user.username
         s.add(AuditEntry(at=now, actor=user.username, action="complete", instance_id=inst.id, task_id=task_id,
                          element_id=row.element_id, detail=f"办理「{row.name}」",
-                         changes=_jsonable_changes(before, rt.engine.data(wf))))
+                         changes=_completion_changes(rt, inst.process_key, before, rt.engine.data(wf), own)))
         sync_instance(rt, s, inst, wf, now)
         s.flush()
         return inst.id
@@ -287,6 +288,22 @@ def _fire(rt, instance_id: int, now: datetime) -> bool:
                              element_id=t.element_id, detail=f"定时器到期：{t.name}"))
         sync_instance(rt, s, inst, wf, now)
         return True
+
+
+def form_names(schema: dict | None) -> list[str]:
+    """The names a form writes into the task's data (its top-level fields)."""
+    return list(((schema or {}).get("properties") or {}).keys())
+
+
+def _completion_changes(rt, process_key: str, before: dict, after: dict, own: dict) -> dict:
+    """What a completion changed: the task's own answer, and what the steps it set off changed in the case.
+    A multi-instance output collection is left out: it holds every unit's answer, and the audit entry of
+    one unit must show only that unit's."""
+    bundle = rt.bundle(process_key)
+    collected = set(rt.engine.collections(bundle)) if bundle else set()
+    changes = {k: v for k, v in _jsonable_changes(before, after).items() if k not in collected}
+    changes.update(_jsonable_changes({}, own))
+    return changes
 
 
 def _jsonable_changes(before: dict, after: dict) -> dict:

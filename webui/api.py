@@ -124,7 +124,7 @@ def task(task_id: str):
                     "clauses": [{"id": rid, "original": original, "text": text}
                                 for rid, original, text in d.clauses],
                     "instance": {"id": d.row.instance_id, "title": d.instance_title, "status": d.instance_status},
-                    "data": d.data})
+                    "data": d.data, "form_data": d.form_data})
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from runner.calendar import format_local
-from webui.schema_form import UPLOAD_VALUE, option_labels, upload_name
+from webui.schema_form import UPLOAD_VALUE, option_labels, properties, upload_name
 
 SYSTEM_LABELS = {
     "title": "案件名称", "business_key": "编号", "initiator": "发起人", "initiator_unit": "发起单位",
     "started_at": "发起时间", "notice_date": "通报日期", "unit": "单位", "lead_unit": "牵头单位",
+    "field": "执法领域", "reported_at": "报告时间",
 }
+# A per-field answer names its field by the code the plan's field list uses.
+FIELD_OPTIONS = "fields"
 HIDDEN = {"initiator_unit_kind", "business_key"}
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
 
@@ -31,10 +34,12 @@ class Readable:
     """Formats one definition's data; built once per page from the definition's forms."""
 
     def __init__(self, forms: dict[str, dict], units: dict[str, str], people: dict[str, str] | None = None,
-                 variables: dict[str, str] | None = None):
+                 variables: dict[str, dict | str] | None = None):
         self.titles, self.options = option_labels(forms or {})
         self.units, self.people = units, people or {}
-        self.variables = variables or {}  # form data kept under one variable -> the task's name
+        # answers kept under a variable of their own -> {label, schema, many}; a bare string is just a label
+        self.variables = {k: v if isinstance(v, dict) else {"label": v} for k, v in (variables or {}).items()}
+        self.variables_order: list[str] = []  # a scoped reader: the field order of its one form
 
     def items(self, data: dict) -> list[Item]:
         """Labelled, non-empty values in a readable order (internal variables are left to `others`)."""
@@ -44,6 +49,11 @@ class Readable:
         """Non-empty process variables no form names (bookkeeping of the diagram), shown apart."""
         return [self.item(k, data[k]) for k in self._keys(data) if not self.known(k)]
 
+    def per_unit(self, data: dict, leave_out: str | None = None) -> list[Item]:
+        """The answers collected once per unit or per field (opinions, reports, approvals), as tables."""
+        return [self.item(k, data[k]) for k in self._keys(data)
+                if self.variables.get(k, {}).get("many") and k != leave_out]
+
     def _keys(self, data: dict) -> list[str]:
         keys = [k for k in SYSTEM_LABELS if k in data] + [k for k in data if k not in SYSTEM_LABELS]
         return [k for k in keys if k not in HIDDEN and not k.startswith("_") and data[k] not in (None, "", [], {})]
@@ -52,20 +62,33 @@ class Readable:
         return key in self.titles or key in SYSTEM_LABELS or key in self.variables
 
     def label(self, key: str) -> str:
-        return self.titles.get(key) or SYSTEM_LABELS.get(key) or self.variables.get(key) or key
+        return self.variables.get(key, {}).get("label") or self.titles.get(key) or SYSTEM_LABELS.get(key) or key
+
+    def _scoped(self, key: str) -> Readable:
+        """The reader for what VARIABLE KEY holds: labels and options from the form that writes it only."""
+        schema = self.variables.get(key, {}).get("schema")
+        if not schema:
+            return self
+        inner = Readable({key: schema}, self.units, self.people)
+        inner.variables_order = list(properties(schema))
+        inner.options.setdefault(FIELD_OPTIONS, self.options.get(FIELD_OPTIONS, {}))
+        return inner
 
     def item(self, key: str, value) -> Item:
         label = self.label(key)
+        inner = self._scoped(key) if key in self.variables else self
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             columns: list[str] = []
             for row in value:
                 columns += [c for c in row if c not in columns]
-            rows = [[self.scalar(c, row.get(c)) for c in columns] for row in value]
-            return Item(label, "table", rows, [(c, self.label(c)) for c in columns], key)
+            order = ["unit", "field", *(inner.variables_order or [])]
+            columns.sort(key=lambda c: order.index(c) if c in order else len(order))  # whose answer, then the form's
+            rows = [[inner.scalar(c, row.get(c)) for c in columns] for row in value]
+            return Item(label, "table", rows, [(c, inner.label(c)) for c in columns], key)
         if isinstance(value, list):
             return Item(label, "list", [self.scalar(key, v) for v in value], key=key)
         if isinstance(value, dict):
-            return Item(label, "group", [self.item(k, v) for k, v in value.items()], key=key)
+            return Item(label, "group", [inner.item(k, v) for k, v in value.items()], key=key)
         if isinstance(value, str) and UPLOAD_VALUE.match(value):
             return Item(label, "file", value, key=key)
         return Item(label, "text", self.scalar(key, value), key=key)
@@ -81,6 +104,8 @@ class Readable:
         text = str(value)
         if key in self.options and text in self.options[key]:
             return self.options[key][text]
+        if key == "field" and text in self.options.get(FIELD_OPTIONS, {}):
+            return self.options[FIELD_OPTIONS][text]
         if text in self.units and (key == "unit" or key.endswith(("_unit", "_units", "_department", "_departments"))):
             return self.units[text]
         if key in ("initiator", "assignee") or key.endswith("_by"):

@@ -19,11 +19,17 @@ _NO_PREFILL = ("radio", "select", "checkbox", "yesno", "file")
 
 
 def prefill(schema: dict | None, data: dict) -> dict:
-    """Values the case already holds for this form's fields (decisions are never prefilled)."""
-    if not schema:
+    """This step's own earlier answer for this form's fields (decisions are never prefilled, in a group of
+    fields neither). DATA is the task's own (TaskDetail.form_data), never the case data: another unit's
+    answer may sit there under the same name."""
+    if not schema or not isinstance(data, dict):
         return {}
-    return {name: data[name] for name, prop in properties(schema).items()
-            if name in data and isinstance(prop, dict) and widget_of(prop) not in _NO_PREFILL}
+    out = {}
+    for name, prop in properties(schema).items():
+        if name not in data or not isinstance(prop, dict) or widget_of(prop) in _NO_PREFILL:
+            continue
+        out[name] = prefill(prop, data[name]) if widget_of(prop) == "group" else data[name]
+    return out
 
 
 def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, message: str | None = None,
@@ -33,15 +39,19 @@ def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, mess
     if add:
         add_row(fields, add, detail.schema or {}, unit_list)
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
+    per_unit = readable.per_unit(detail.data, leave_out=detail.own_collection)
+    shown = {item.key for item in per_unit}
     return render_template("tasks/task.html", task=detail, fields=fields, errors=errors or {}, message=message,
-                           case_items=readable.items(detail.data), now=now()), status
+                           per_unit=per_unit, now=now(),
+                           case_items=[i for i in readable.items(detail.data)
+                                       if i.key not in shown and i.key != detail.own_collection]), status
 
 
 @bp.get("/tasks/<task_id>")
 @login_required
 def show(task_id: str):
     detail = task_detail(rt(), viewer(), task_id, now())
-    return render_task(detail, prefill(detail.schema, detail.data))
+    return render_task(detail, prefill(detail.schema, detail.form_data))
 
 
 @bp.post("/tasks/<task_id>")

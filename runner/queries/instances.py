@@ -12,7 +12,7 @@ from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.queries.rows import Page, TaskRow, _task_row, search_condition
 from runner.queries.start import process_documentation
-from runner.queries.tasks import variable_labels
+from runner.queries.tasks import data_labels
 from runner.queries.viewer import Viewer, _deny, can_act, may_read
 from runner.runtime import Runtime, spec_for
 
@@ -44,7 +44,7 @@ class InstanceDetail:
     rules: dict[str, str]
     version: int
     people: dict[str, str]
-    variables: dict[str, str]
+    variables: dict[str, dict]
 
 
 def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: datetime) -> ProcessInstance:
@@ -80,6 +80,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         actors |= {r.completed_by for r in task_rows if r.completed_by}
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username.in_(sorted(actors)))).all())
+        forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
         return InstanceDetail(
             id=inst.id, process_key=inst.process_key, procedure=definition.name,
             documentation=process_documentation(definition.bpmn_xml, inst.process_key), business_key=inst.business_key,
@@ -88,10 +89,10 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
             initiator_unit=inst.initiator_unit, units=list(inst.units or []), started_at=inst.started_at,
             ended_at=inst.ended_at, bpmn_xml=definition.bpmn_xml, element_states=states,
             tasks=[_task_row(rt, r, viewer, names, now) for r in task_rows], timers=timers, audit=audit,
-            data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
+            data=dict(inst.data_summary or {}), forms=forms,
             rules={rid: rt.originals.get(rid) or text for rid, text in rt.rules.items()},
             version=definition.version, people=people,
-            variables=variable_labels(rt, inst.process_key))
+            variables=variables)
 
 
 def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> dict:

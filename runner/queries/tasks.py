@@ -11,7 +11,7 @@ from runner.errors import NotFound
 from runner.models import HumanTask, ProcessInstance, Unit, User
 from runner.queries.rows import TaskRow, _task_row
 from runner.queries.viewer import Viewer, _deny, can_act, may_read
-from runner.runtime import Runtime
+from runner.runtime import Runtime, spec_for
 
 
 @dataclass
@@ -27,7 +27,9 @@ class TaskDetail:
     forms: dict[str, dict]
     readable: bool
     people: dict[str, str] = field(default_factory=dict)
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, dict] = field(default_factory=dict)
+    form_data: dict = field(default_factory=dict)  # what the form opens with: this step's own earlier answer
+    own_collection: str | None = None  # the per-unit list this step fills (not shown on its own page)
 
 
 def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action: str = "view") -> TaskDetail:
@@ -57,25 +59,67 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         schema = definition.forms.get(r.form_file) if r.form_file else None
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username == inst.initiator)).all())
+        forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
+        use = _form_use(rt, inst.process_key, r.element_id)
+        wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         return TaskDetail(
             row=_task_row(rt, r, viewer, names, now), form_file=r.form_file, schema=schema,
             documentation=r.documentation, clauses=clauses(rt, r.rules), instance_title=inst.title,
-            instance_status=inst.status, data=dict(inst.data_summary or {}), forms=dict(definition.forms or {}),
-            readable=readable, people=people, variables=variable_labels(rt, inst.process_key))
+            instance_status=inst.status, data=dict(inst.data_summary or {}), forms=forms,
+            readable=readable, people=people, variables=variables,
+            form_data=_earlier_answer(rt, wf, r.id, use, schema), own_collection=use.collection if use else None)
+
+
+def _form_use(rt: Runtime, process_key: str, element_id: str):
+    bundle = rt.bundle(process_key)
+    return next((u for u in rt.engine.form_uses(bundle) if u.element_id == element_id), None) if bundle else None
+
+
+def _earlier_answer(rt: Runtime, wf, task_id: str, use, schema: dict | None) -> dict:
+    """The form's values from this same step's last answer for the same unit or field (an earlier round);
+    empty the first time. Never the case data at large: another unit's or another branch's answer may
+    sit there under the same name."""
+    if use is None:
+        return {}
+    if use.variable:
+        found = rt.engine.earlier_answer(wf, task_id, [use.variable]).get(use.variable)
+        return dict(found) if isinstance(found, dict) else {}
+    return rt.engine.earlier_answer(wf, task_id, list(((schema or {}).get("properties") or {}).keys()))
 
 
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 
-def variable_labels(rt: Runtime, process_key: str) -> dict[str, str]:
-    """Process variable -> the name of the task whose form it holds (formDataVariable), for readable data."""
+def data_labels(rt: Runtime, process_key: str, forms: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """How to label the case data, read from the diagram: (the forms whose fields are kept one by one at the
+    top of the data, variable -> {label, schema, many}) for answers kept under a variable of their own.
+
+    Each variable is labelled by the step that writes it and its fields by that step's own form, so the
+    same field name in two forms (a decision, an opinion) keeps each form's meaning. A multi-instance
+    step's output collection holds one answer per unit or field (`many`)."""
     bundle = rt.bundle(process_key)
-    out: dict[str, str] = {}
-    for spec in (bundle.spec.task_specs.values() if bundle else []):
-        props = ((getattr(spec, "extensions", None) or {}).get("properties") or {})
-        if props.get("formDataVariable") and getattr(spec, "bpmn_name", None):
-            out.setdefault(props["formDataVariable"], spec.bpmn_name)
-    return out
+    top: dict[str, dict] = {}
+    variables: dict[str, dict] = {}
+    for use in rt.engine.form_uses(bundle) if bundle else []:
+        schema = forms.get(use.form) or {}
+        if use.variable:
+            variables.setdefault(use.variable, {"label": use.name, "schema": schema, "many": False})
+        elif use.item:
+            answer = (schema.get("properties") or {}).get(use.item) or schema
+            variables.setdefault(use.item, {"label": answer.get("title") or use.name, "schema": answer,
+                                            "many": False})
+            if use.collection:
+                variables.setdefault(use.collection, {"label": use.name, "schema": answer, "many": True})
+        else:
+            top.setdefault(use.form, schema)
+    return top, variables
+
+
+def variable_labels(rt: Runtime, process_key: str) -> dict[str, str]:
+    """Process variable -> the name of the step whose answer it holds."""
+    bundle = rt.bundle(process_key)
+    _top, variables = data_labels(rt, process_key, dict(bundle.forms) if bundle else {})
+    return {name: v["label"] for name, v in variables.items()}
 
 
 def clauses(rt: Runtime, rule_ids: list[str] | None) -> list[tuple[str, str, str]]:
