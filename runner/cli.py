@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init_db(args) -> int:
-    from runner.setup import init_database
+    from runner.setup import init_database, with_secret_key
 
-    settings = settings_from_env()
+    settings = with_secret_key(settings_from_env())  # made here, once, so `run` finds it
     summary = init_database(settings, demo=args.demo)
     print(summary)
     return 0

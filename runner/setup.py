@@ -64,7 +64,6 @@ def secret_key_problem(settings: Settings, host: str) -> str | None:
 
 def init_database(settings: Settings, demo: bool = False, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    settings = with_secret_key(settings)
     rt = make_runtime(settings)
     with rt.session() as s, s.begin():
         seed_units(s)
