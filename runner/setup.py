@@ -21,17 +21,22 @@ def ensure_secret_key(instance_dir: Path) -> str:
     """The key kept in INSTANCE_DIR/secret_key, made once (random, mode 0600) if it is not there yet."""
     path = Path(instance_dir) / SECRET_KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: two processes starting at once cannot both write (and use) different keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            path.chmod(0o600)  # a copied or hand-made file readable by others is tightened, not trusted as is
-        return path.read_text(encoding="ascii").strip()
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key + "\n")
-    return key
+    if not path.exists():
+        # Written whole to a private temporary file, then linked into place: link() fails if another process
+        # got there first, so two processes starting at once end up with one key and never read a half-written one.
+        tmp = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)  # a copied or hand-made file readable by others is tightened, not left as is
+    return path.read_text(encoding="ascii").strip()
 
 
 def with_secret_key(settings: Settings, env: dict | None = None) -> Settings:

@@ -110,3 +110,14 @@ def test_run_allows_the_development_key_on_loopback_with_a_warning(tmp_path, mon
     code, app = started("--host", "127.0.0.1")
     assert code == 0 and app.config["SECRET_KEY"] == DEV_SECRET_KEY
     assert "开发密钥" in capsys.readouterr().err
+
+
+def test_processes_starting_at_once_agree_on_one_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from runner.setup import ensure_secret_key
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: ensure_secret_key(tmp_path), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert [p.name for p in tmp_path.iterdir()] == [SECRET_KEY_FILE]  # no temporary files left behind
