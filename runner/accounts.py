@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from runner.errors import Invalid, NotFound
 from runner.models import AuditEntry, User, UserSession
@@ -30,25 +30,30 @@ def open_session(rt: Runtime, username: str, now: datetime, lifetime: timedelta)
     """Record a new session for USERNAME; return the token to keep in the signed cookie."""
     token = secrets.token_urlsafe(32)
     with rt.session() as s, s.begin():
+        # Rows of no further use, dropped at a sign-in: this account's long-expired sessions, and sessions
+        # revoked a day ago (a replay of one is still refused, as an unknown session).
+        s.execute(delete(UserSession).where(UserSession.username == username,
+                                            UserSession.expires_at < now - timedelta(days=1)))
+        s.execute(delete(UserSession).where(UserSession.revoked_at < now - timedelta(days=1)))
         s.add(UserSession(id=_digest(token), username=username, created_at=now, expires_at=now + lifetime))
-        # Expired rows are of no further use; a sign-in is a natural moment to drop them.
-        s.execute(UserSession.__table__.delete().where(UserSession.expires_at < now - timedelta(days=1)))
     return token
 
 
-def session_viewer(rt: Runtime, token: str, now: datetime) -> tuple[Viewer | None, str]:
-    """Who TOKEN signs in, and the session's state: 'ok', 'revoked', 'expired' or 'unknown'."""
+def session_viewer(rt: Runtime, token: str) -> tuple[Viewer | None, str, str]:
+    """Who TOKEN signs in (None when nobody), the session's state ('ok', 'revoked' or 'unknown') and the
+    account it was opened for ('-' when unknown).
+
+    Age is not checked here: the signed cookie carries its own timestamp, which Flask refuses after
+    PERMANENT_SESSION_LIFETIME (8 hours); expires_at only tells which rows may be dropped."""
     with rt.session() as s:
         row = s.execute(select(UserSession, User).join(User, User.username == UserSession.username)
                         .where(UserSession.id == _digest(token))).first()
         if row is None:
-            return None, "unknown"
+            return None, "unknown", "-"
         sess, user = row
         if sess.revoked_at is not None or not user.active:
-            return None, "revoked"
-        if sess.expires_at <= now:
-            return None, "expired"
-        return _viewer(user), "ok"
+            return None, "revoked", user.username
+        return _viewer(user), "ok", user.username
 
 
 def end_session(rt: Runtime, token: str, now: datetime) -> None:

@@ -12,7 +12,7 @@ from runner.accounts import end_session, open_session, session_viewer
 from runner.queries import Viewer, authenticate
 from runner.services import record_denial
 from webui.errors import error_response
-from webui.throttle import Limit, claim, forget, forget_old, give_back
+from webui.throttle import Limit, claim, forget, forget_old, give_back, retry_when_busy
 from webui.web import LOCALES, now, rt, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -48,9 +48,10 @@ def init_login(app: Flask) -> None:
     def _load(token: str):
         if not token or "\x00" in token:
             return None
-        found, state = session_viewer(app.extensions["liandong"], token, now())
+        found, state, owner = session_viewer(app.extensions["liandong"], token)
         if state == "revoked":  # a cookie kept after logout, a password change or a deactivation
-            record_denial(rt(), "-", "session", f"已结束的会话被再次使用（来自 {request.remote_addr}）", now())
+            detail = f"已结束的会话被再次使用（来自 {request.remote_addr}）"
+            retry_when_busy(lambda: record_denial(rt(), owner, "session", detail, now()))
         return LoginUser(found, token) if found else None
 
     @user_logged_out.connect_via(app)
@@ -100,17 +101,19 @@ def attempt_login(username: str, password: str) -> tuple[Viewer | None, str | No
     addr, name = request.remote_addr or "-", username.lower()
     keys = [(pair, pair.key(f"{addr}\n{name}")), (account, account.key(name)), (address, address.key(addr))]
     moment = now()
-    wait, address_wait = _claim(keys, moment)
+    actor = username[:64] or "-"
+    wait, address_wait = retry_when_busy(lambda: _claim(keys, moment))
     if wait:
-        record_denial(rt(), username[:64] or "-", "login", f"登录尝试过于频繁，未核对密码（来自 {addr}）", moment)
+        detail = f"登录尝试过于频繁，未核对密码（来自 {addr}）"
+        retry_when_busy(lambda: record_denial(rt(), actor, "login", detail, moment))
         return None, _("登录失败次数过多，请在 %(n)s 秒后再试", n=wait), 429
     found = authenticate(rt(), username, password) if username and password else None
     if found is None:
-        record_denial(rt(), username[:64] or "-", "login", f"登录失败（来自 {addr}）", moment)
+        retry_when_busy(lambda: record_denial(rt(), actor, "login", f"登录失败（来自 {addr}）", moment))
         if address_wait:
             return None, _("登录失败次数过多，请在 %(n)s 秒后再试", n=address_wait), 429
         return None, _("用户名或密码错误"), 401
-    _passed(keys, address_wait == 0, moment)
+    retry_when_busy(lambda: _passed(keys, address_wait == 0, moment))
     return found, None, 200
 
 
@@ -120,7 +123,7 @@ def start_session(found: Viewer) -> None:
     if lang:
         session["lang"] = lang
     session.permanent = True
-    token = open_session(rt(), found.username, now(), current_app.permanent_session_lifetime)
+    token = retry_when_busy(lambda: open_session(rt(), found.username, now(), current_app.permanent_session_lifetime))
     login_user(LoginUser(found, token))
 
 

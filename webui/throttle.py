@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from runner.models import LoginAttempt
 
@@ -40,6 +42,18 @@ class Limit:
 
     def delay(self, attempts: int) -> timedelta:
         return min(timedelta(seconds=2 ** (attempts - self.free + 1)), MAX_WAIT)
+
+
+def retry_when_busy(action, tries: int = 4):
+    """Run ACTION again when SQLite says "database is locked": its busy timeout (5 s) can run out when a burst
+    of sign-ins queues up as writers. PostgreSQL waits for row locks instead and never raises this."""
+    for attempt in range(1, tries + 1):
+        try:
+            return action()
+        except OperationalError as exc:
+            if attempt == tries or "database is locked" not in str(exc.orig):
+                raise
+            time.sleep(0.05 * attempt)  # a short pause under contention only, never in the ordinary path
 
 
 def _insert(dialect: str):
