@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=5000)
     p = sub.add_parser("users", help="列出账号")
     p.add_argument("--demo", action="store_true", help="演示账号：用户名、密码、单位、角色（制表符分隔）")
+    p = sub.add_parser("user", help="管理账号：修改密码、停用（都会结束该账号的所有会话）")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("passwd", help="修改密码（新密码从标准输入读取）").add_argument("username")
+    actions.add_parser("deactivate", help="停用账号").add_argument("username")
     p = sub.add_parser("deadline", help="计算 N 个工作日的期限")
     p.add_argument("--from", dest="start", required=True, help="起算日 YYYY-MM-DD（当日不计入）")
     p.add_argument("--working-days", type=int, required=True)
@@ -43,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_init_db(args) -> int:
-    from runner.setup import init_database
+    from runner.setup import init_database, with_secret_key
 
-    settings = settings_from_env()
+    settings = with_secret_key(settings_from_env())  # made here, once, so `run` finds it
     summary = init_database(settings, demo=args.demo)
     print(summary)
     return 0
@@ -65,6 +69,43 @@ def cmd_users(args) -> int:
         return 2
     for username, password, unit, role, _fields in demo_accounts():
         print(f"{username}\t{password}\t{unit}\t{role}")
+    return 0
+
+
+def _new_password() -> str | None:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("新密码：")
+    return first if getpass.getpass("再输入一次：") == first else None
+
+
+def cmd_user(args) -> int:
+    from datetime import UTC, datetime
+
+    from runner.accounts import change_password, deactivate_user
+    from runner.errors import DomainError
+    from runner.runtime import make_runtime
+    from runner.sync import SYSTEM
+
+    rt = make_runtime(settings_from_env())
+    try:
+        if args.action == "passwd":
+            password = _new_password()
+            if password is None:
+                print("两次输入的密码不一致", file=sys.stderr)
+                return 1
+            ended = change_password(rt, SYSTEM, args.username, password, datetime.now(UTC))
+            print(f"已修改 {args.username} 的密码，结束会话 {ended} 个")
+        else:
+            ended = deactivate_user(rt, SYSTEM, args.username, datetime.now(UTC))
+            print(f"已停用 {args.username}，结束会话 {ended} 个")
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    finally:
+        rt.session_factory.kw["bind"].dispose()
     return 0
 
 
@@ -126,7 +167,7 @@ def cmd_simulate(args) -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "deadline": cmd_deadline,
+COMMANDS = {"init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user, "deadline": cmd_deadline,
             "validate": cmd_validate, "simulate": cmd_simulate}
 
 if __name__ == "__main__":

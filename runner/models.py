@@ -164,3 +164,27 @@ class AuditEntry(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _audit_is_append_only(_mapper, _connection, target):
     raise PermissionError(f"审计日志只能追加，不能修改或删除（#{target.id}）")
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts counted per key (an account, an address, or both), shared by every web process.
+
+    A row is claimed with one atomic UPDATE before the password is checked, so parallel guesses cannot all
+    pass the throttle (webui/throttle.py)."""
+
+    __tablename__ = "login_attempts"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of kind + address/account
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # attempts not (yet) proven right
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class UserSession(Base):
+    """A signed-in session, so it can be ended on the server (logout, password change, deactivation)."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token in the signed cookie
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -2,13 +2,69 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
+import stat
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from runner.calendar import TZ
-from runner.config import Settings
+from runner.config import SECRET_KEY_FILE, Settings, weak_secret_key
 from runner.org import seed_demo_users, seed_units
 from runner.runtime import deploy_definitions, make_runtime
 from runner.standing import ensure_standing_processes
+
+
+def ensure_secret_key(instance_dir: Path) -> str:
+    """The key kept in INSTANCE_DIR/secret_key, made once (random, mode 0600) if it is not there yet."""
+    path = Path(instance_dir) / SECRET_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written whole to a private temporary file, then linked into place: link() fails if another process
+        # got there first, so two processes starting at once end up with one key and never read a half-written one.
+        tmp = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)  # a copied or hand-made file readable by others is tightened, not left as is
+    return path.read_text(encoding="ascii").strip()
+
+
+def with_secret_key(settings: Settings, env: dict | None = None) -> Settings:
+    """SETTINGS with a real secret key: LIANDONG_SECRET_KEY when set, else the instance folder's (made once)."""
+    env = os.environ if env is None else env
+    if env.get("LIANDONG_SECRET_KEY"):
+        return settings
+    return settings.with_(secret_key=ensure_secret_key(settings.instance_dir))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secret_key_problem(settings: Settings, host: str) -> str | None:
+    """Why the server must not start with this key on HOST (None = it may). A weak key is tolerated only on
+    loopback, where nobody else can send the server a cookie signed with it."""
+    if not weak_secret_key(settings.secret_key) or is_loopback(host):
+        return None
+    return (f"拒绝启动：当前密钥是公开的开发密钥或过短（少于 32 个字符），任何人都能用它伪造登录会话，"
+            f"不能在 {host} 上对外服务。请把环境变量 LIANDONG_SECRET_KEY 设为足够长的随机串，"
+            f"或不设置该变量，由系统在 {settings.instance_dir / SECRET_KEY_FILE} 生成密钥。"
+            f"开发密钥只允许在本机演示（--host 127.0.0.1）时使用。")
 
 
 def init_database(settings: Settings, demo: bool = False, now: datetime | None = None) -> str:
@@ -37,6 +93,13 @@ def serve(settings: Settings, host: str, port: int) -> int:
     from runner.scheduler import start_timer_thread
     from webui import create_app
 
+    settings = with_secret_key(settings)
+    problem = secret_key_problem(settings, host)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if weak_secret_key(settings.secret_key):
+        print("注意：正在使用开发密钥，仅供本机演示。", file=sys.stderr)
     app = create_app(settings)
     rt = app.extensions["liandong"]
     deploy_definitions(rt, datetime.now(UTC))

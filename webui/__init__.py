@@ -20,7 +20,10 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     from runner.scheduler import wall_clock
     from webui import api, auth, errors, inbox, inputs, instances, start, tasks, web
 
-    settings = settings or settings_from_env()
+    if settings is None:  # a WSGI server calling create_app(): the same kept key as `liandong run`
+        from runner.setup import with_secret_key
+
+        settings = with_secret_key(settings_from_env())
     app = Flask(__name__)
     extra = dict(settings.extra or {})
     app.config.update(
