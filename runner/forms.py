@@ -5,6 +5,7 @@ Besides standard JSON Schema (draft 2020-12) the forms use a few keywords of the
 - `x-not-before` / `x-not-after` on a date field: the date may not be before / after another date,
   named as "today" (the injected `now`, never the wall clock) or as a field of this form or of the
   case data passed as `context` (e.g. "notice_date"). Unknown references are not checked.
+  `x-date-labels: {"notice_date": "通报之日"}` names the other date in the message.
 - `x-within-calendar: true` on a date that later feeds a deadline: its year must be one whose holiday
   schedule is loaded (WorkingCalendar.loaded_years), so the deadline can be computed later.
 - `x-show-if: {"controller": value | [values]}` on a property: the field applies only when the
@@ -256,12 +257,12 @@ def _validator_class(resolve, calendar):
     def not_before(validator, ref, instance, schema):
         day, other = _as_date(instance), _as_date(resolve(ref))
         if day and other and day < other:
-            yield ValidationError(f"不能早于{_ref_words(ref, other)}")
+            yield ValidationError(f"不能早于{_ref_words(ref, other, schema)}")
 
     def not_after(validator, ref, instance, schema):
         day, other = _as_date(instance), _as_date(resolve(ref))
         if day and other and day > other:
-            yield ValidationError(f"不能晚于{_ref_words(ref, other)}")
+            yield ValidationError(f"不能晚于{_ref_words(ref, other, schema)}")
 
     def within_calendar(validator, wanted, instance, schema):
         day = _as_date(instance)
@@ -283,8 +284,10 @@ def _validator_class(resolve, calendar):
     })
 
 
-def _ref_words(ref: str, other: date) -> str:
-    return f"今天（{other.isoformat()}）" if ref == "today" else other.isoformat()
+def _ref_words(ref: str, other: date, schema: dict) -> str:
+    """How the message names the other date: "today", or the field's `x-date-labels` entry."""
+    labels = {"today": "今天", **(schema.get("x-date-labels") or {})}
+    return f"{labels.get(ref, '')}（{other.isoformat()}）"
 
 
 def _unit_values(prop: dict, value) -> list[str]:
@@ -306,11 +309,14 @@ def _field_path(err) -> str:
     return ".".join(p for p in path if p)
 
 
+_BOUNDS = ("maxLength", "maxItems", "maximum")
+
+
 def _message(err) -> str:
     custom = (err.schema or {}).get("x-message") if isinstance(err.schema, dict) else None
     if err.validator in DATE_KEYWORDS or (err.validator == "minLength" and not custom):
         return err.message
-    if custom:
+    if custom and err.validator not in _BOUNDS:  # x-message explains what is missing, not a bound
         return custom
     text = _MESSAGES.get(err.validator, "取值不正确")
     if "{n}" in text:
