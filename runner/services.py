@@ -86,7 +86,7 @@ def _start(rt, username, process_key, data, now) -> int:
             raise deny(rt, username, "start", f"{user.display_name} 无权发起「{bundle.name}」", now)
         schema = definition.forms.get(bundle.start_form) if bundle.start_form else {"type": "object",
                                                                                      "additionalProperties": False}
-        validate_form(schema, data, _unit_codes(s))
+        validate_form(schema, data, _unit_codes(s), today=now, calendar=rt.calendar)
         business_key = _next_business_key(s, bundle.properties.get("businessKeyPrefix", "LD"), now)
         local_now = now.astimezone(TZ)
         seed = {**data, "initiator": user.username, "initiator_unit": user.unit_code,
@@ -173,7 +173,7 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
             schema = definition.forms.get(row.form_file)
             if schema is None:
                 raise Invalid(f"流程图引用的表单 {row.form_file} 不存在")
-            validate_form(schema, data, _unit_codes(s))
+            validate_form(schema, data, _unit_codes(s), today=now, context=inst.data_summary, calendar=rt.calendar)
         elif data:
             raise Invalid("该任务没有表单，不应提交数据")
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)

@@ -9,7 +9,7 @@ from pathlib import Path
 from lxml import etree
 
 from runner.engine import DiagramError, Engine, Problem, rule_ids
-from runner.forms import check_schema
+from runner.forms import check_schema, limit_problems
 from runner.org import ROLES
 
 NS = {
@@ -99,6 +99,8 @@ def _semantic_checks(path: Path, tree, rules: dict[str, str]) -> list[Problem]:
                 _check_expression(add, el, expr.text or "", "定时器表达式")
         if tag == "userTask":
             out += _check_user_task(path, el, add)
+        if tag == "startEvent" and _props(el).get("formJsonSchemaFilename"):
+            _check_form(path, el, add, _props(el)["formJsonSchemaFilename"])
     for gw in process.iter(f"{{{NS['bpmn']}}}eventBasedGateway"):
         add(gw, "暂不支持事件网关：其定时器不会进入定时器表，到期也不会触发；请改用边界定时器")
     for flow in flows:
@@ -140,18 +142,25 @@ def _check_user_task(path: Path, el, add) -> list[Problem]:
     if not form:
         add(el, "用户任务须引用表单 formJsonSchemaFilename")
         return []
+    _check_form(path, el, add, form)
+    return []
+
+
+def _check_form(path: Path, el, add, form: str) -> None:
     form_path = path.parent / "forms" / form
     try:
         schema = json.loads(form_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         add(el, f"表单 {form} 无法读取：{exc}")
-        return []
+        return
     error = check_schema(schema)
     if error:
         add(el, f"表单 {form} 不是合法的 JSON Schema：{error}")
     if FEE.search(json.dumps(schema, ensure_ascii=False)):
         add(el, f"表单 {form} 含收费字段（P9 不得收取费用）")
-    return []
+    # unbounded answers once grew the database 40-fold; scripts/form_limits.py adds sensible bounds
+    for field, title, what in limit_problems(schema):
+        add(el, f"表单 {form} 的字段「{title}」（{field}）缺少{what}，请运行 scripts/form_limits.py 补充")
 
 
 def _check_layout(name, tree, process, nodes, flows) -> list[Problem]:

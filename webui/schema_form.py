@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.forms import applies, show_conditions
+
 # Readable labels for common enum codes when a schema gives none (oneOf/const/title is preferred).
 COMMON_OPTIONS = {
     "accept": "接收", "return": "退回", "refuse": "拒绝", "reject": "不同意", "approve": "同意",
@@ -40,6 +42,7 @@ class Field:
     input_type: str = "text"
     show_when: list[tuple[str, str]] = field(default_factory=list)  # (controller path, value): shown if any holds
     condition: str = ""  # e.g. 「是否涉嫌犯罪」为「是」时填写
+    hidden: bool = False  # a conditional field whose condition does not hold for the current answers
 
     @property
     def id(self) -> str:
@@ -159,21 +162,8 @@ def option_labels(forms: dict[str, dict]) -> tuple[dict[str, str], dict[str, dic
 
 
 def conditions(schema: dict) -> dict[str, list[tuple[str, object]]]:
-    """Field -> [(controller, value)] from `if {controller: const value} then {required: [field]}` branches."""
-    out: dict[str, list[tuple[str, object]]] = {}
-    branches = list(schema.get("allOf") or []) + [schema]
-    for branch in branches:
-        cond, then = branch.get("if"), branch.get("then")
-        if not isinstance(cond, dict) or not isinstance(then, dict):
-            continue
-        tests = [(name, sub["const"]) for name, sub in (cond.get("properties") or {}).items()
-                 if isinstance(sub, dict) and "const" in sub]
-        if len(tests) != 1:
-            continue
-        for name in list(then.get("required") or []) + list((then.get("properties") or {}).keys()):
-            if tests[0] not in out.setdefault(name, []):
-                out[name].append(tests[0])
-    return out
+    """Field -> [(controller, value)]: shown only when one holds (x-show-if, or if/then required)."""
+    return show_conditions(schema)
 
 
 def _as_input_value(value) -> str:
@@ -209,6 +199,7 @@ def build_fields(schema: dict | None, data: dict | None, errors: dict[str, str] 
         if name in conditional and name not in required:
             f.show_when = [(f"{prefix}{c}", _as_input_value(v)) for c, v in conditional[name]]
             f.condition = _describe(schema, conditional[name])
+            f.hidden = not f.error and not applies(conditional[name], _with_defaults(schema, data))
         if widget in ("radio", "select"):
             f.options = options_of(prop)
         elif widget == "yesno":
@@ -238,6 +229,13 @@ def build_fields(schema: dict | None, data: dict | None, errors: dict[str, str] 
             f.error = f.error or _item_level_error(errors, path)
         out.append(f)
     return out
+
+
+def _with_defaults(schema: dict, data: dict) -> dict:
+    """The answers as the form shows them: a controller not yet answered shows its default."""
+    defaults = {name: prop["default"] for name, prop in properties(schema).items()
+                if isinstance(prop, dict) and "default" in prop}
+    return {**defaults, **data}
 
 
 def _item_level_error(errors: dict[str, str], path: str) -> str | None:
@@ -298,7 +296,7 @@ def _parse_value(prop, path, form, files, save_file, drop, required):
             if drop == f"{path}.{i}":
                 continue
             row = parse_submission(prop.get("items") or {}, form, files, save_file, f"{path}.{i}.")
-            if any(v not in (None, False, "", []) for v in row.values()):
+            if any(not _blank(v) for v in row.values()):
                 rows.append(row)
         return rows or None
     if widget == "group":
@@ -324,6 +322,11 @@ def _parse_value(prop, path, form, files, save_file, drop, required):
     if widget == "datetime" and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", raw):
         return raw + ":00+08:00"
     return raw
+
+
+def _blank(value) -> bool:
+    """Nothing entered: an unticked box counts as blank, a 0 does not (0 == False in Python)."""
+    return value is None or value is False or value == "" or value == []
 
 
 def _number(raw: str, kind: str):

@@ -91,3 +91,20 @@ def test_fee_field_in_form_is_rejected(diagram, tmp_path):
     form.write_text(form.read_text(encoding="utf-8").replace('"letter_no": {', '"fee": {"type": "number"}, '
                                                               '"letter_no": {'), encoding="utf-8")
     assert any("P9" in p.message and p.element_id == "send_letter" for p in problems(diagram))
+
+
+@pytest.mark.parametrize(("form", "old", "new", "element", "words"), [
+    ("mini.send_letter.json", '"title": "移送函文号", "maxLength": 100, ', '"title": "移送函文号", ',
+     "send_letter", "表单 mini.send_letter.json 的字段「移送函文号」（letter_no）缺少长度上限 maxLength"),
+    ("mini.start.json", '"title": "案件名称", "maxLength": 100, ', '"title": "案件名称", ',
+     "start", "表单 mini.start.json 的字段「案件名称」（title）缺少长度上限 maxLength"),
+    ("mini.send_letter.json", '"letter_no": {', '"copies": {"type": "array", "title": "抄送", "items": '
+     '{"type": "string", "maxLength": 10}}, "letter_no": {', "send_letter", "「抄送」（copies）缺少项数上限 maxItems"),
+    ("mini.send_letter.json", '"letter_no": {', '"pages": {"type": "integer", "title": "页数", "minimum": 1}, '
+     '"letter_no": {', "send_letter", "「页数」（pages）缺少数值上限 maximum"),
+])
+def test_validate_requires_a_bound_on_every_text_list_and_number(diagram, tmp_path, form, old, new, element, words):
+    mutate(tmp_path / "forms" / form, old, new)
+    found = problems(diagram)
+    assert len(found) == 1 and words in found[0].message, [p.message for p in found]
+    assert found[0].element_id.startswith(element) and found[0].line

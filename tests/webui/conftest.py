@@ -19,7 +19,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 REGISTER = {"receiver_unit": "health", "transfer_reason": "not_jurisdiction",
             "basic_facts": "某诊所无证行医，群众举报。", "evidence": [{"name": "举报材料"}],
             "supervision_penalty_separated": False, "criminal_suspect": False, "urgent_onsite": False}
-LETTER = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-03", "materials": [{"name": "移送函"}],
+LETTER = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-02", "materials": [{"name": "移送函"}],
           "delivery": "platform"}
 
 

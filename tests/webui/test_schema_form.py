@@ -1,9 +1,16 @@
 """The JSON-Schema form: every widget the issue names, parsed back to JSON shaped by the schema."""
 
 import io
+import json
+import re
 
+import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
+from runner.config import ROOT
+from tests.conftest import T0, snapshot
+from tests.webui.conftest import LETTER, RECEIVER, REGISTER, SENDER, open_task, start_transfer
+from tests.webui.test_api import Api
 from webui.readable import Readable
 from webui.schema_form import build_fields, conditions, parse_submission
 
@@ -116,3 +123,113 @@ def test_readable_data_uses_labels_units_options_and_local_time():
     assert shown["发起时间"] == ("text", "2026-03-02 09:00")
     assert shown["证据"] == ("table", [["照片", "2"]])
     assert "initiator_unit_kind" not in shown
+
+
+# -- issue 6 and 7: bounds, dates, conditional fields, on the real forms and through the server ------
+@pytest.fixture
+def api(app):
+    return lambda username=None: Api(app, username)
+
+
+def _shipped(name: str) -> dict:
+    return json.loads((ROOT / "bpmn" / "forms" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_conditional_fields_show_only_when_they_apply():
+    start = _shipped("joint_enforcement.start")
+    fields = by_path(build_fields(start, {}, {}, UNITS))
+    # 本单位发起 must not show the county's designated lead; 联合执法 must not show F2 grounds
+    assert fields["designated_lead_unit"].show_when == [("initiation", "county_decision")]
+    assert fields["coordinated_grounds"].show_when == [("linkage_type", "coordinated")]
+    assert fields["designated_lead_unit"].hidden and fields["joint_grounds"].hidden
+    chosen = by_path(build_fields(start, {"initiation": "unit_initiated", "linkage_type": "joint"}, {}, UNITS))
+    assert chosen["designated_lead_unit"].hidden and chosen["decision_basis"].hidden
+    assert not chosen["joint_grounds"].hidden and chosen["coordinated_grounds"].hidden
+    county = by_path(build_fields(start, {"initiation": "county_decision"}, {}, UNITS))
+    assert not county["designated_lead_unit"].hidden and not county["decision_basis"].hidden
+    # a field with an error stays in sight, so its message is read
+    wrong = by_path(build_fields(start, {"initiation": "unit_initiated"}, {"designated_lead_unit": "不适用"}, UNITS))
+    assert not wrong["designated_lead_unit"].hidden
+
+
+def test_acceptance_number_and_provided_items_leave_with_a_return_or_a_refusal():
+    review = _shipped("case_transfer.review_transfer")
+    assert by_path(build_fields(review, {"review_decision": "accept"}, {}, UNITS))["acceptance_number"].hidden is False
+    assert by_path(build_fields(review, {"review_decision": "return_incomplete"}, {}, UNITS))[
+        "acceptance_number"].hidden
+    answer = _shipped("info_query.answer_query")
+    assert by_path(build_fields(answer, {"answer_decision": "refuse"}, {}, UNITS))["provided_items"].hidden
+    assert not by_path(build_fields(answer, {"answer_decision": "provide"}, {}, UNITS))["provided_items"].hidden
+
+
+def test_a_page_count_of_zero_is_kept_not_dropped():
+    schema = _shipped("case_transfer.send_letter")
+    data = parse_submission(schema, MultiDict({"materials.0.name": "移送函", "materials.0.pages": "0",
+                                               "materials.1.pages": "0"}), {})
+    assert data["materials"] == [{"name": "移送函", "pages": 0}, {"pages": 0}]
+    rows = by_path(build_fields(schema, data, {}, UNITS))["materials"].rows
+    assert [[f.value for f in row if f.path.endswith("pages")] for row in rows] == [[0], [0]]
+
+
+def test_task_and_start_pages_render_fields_that_do_not_apply_hidden(rt, browser):
+    iid = start_transfer(rt, T0, upto="review")
+    html = browser(RECEIVER).get(f"/tasks/{open_task(rt, iid, 'review_transfer').id}").get_data(as_text=True)
+    assert re.search(r'<div class="field field-text" data-path="acceptance_number"[^>]* hidden>', html)
+    html = browser(SENDER).get("/start/joint_enforcement").get_data(as_text=True)
+    assert re.search(r'data-path="designated_lead_unit"[^>]* hidden>', html)
+    assert re.search(r'data-path="coordinated_grounds"[^>]* hidden>', html)
+    assert not re.search(r'data-path="title"[^>]* hidden>', html)
+
+
+def test_an_over_long_answer_is_refused_beside_its_field_and_changes_nothing(rt, browser, api):
+    iid = start_transfer(rt, T0)
+    task = open_task(rt, iid, "register_case")
+    before = snapshot(rt)
+    form = {"receiver_unit": "health", "transfer_reason": "not_jurisdiction", "basic_facts": "案" * 100_000,
+            "evidence.0.name": "举报材料", "supervision_penalty_separated": "false", "criminal_suspect": "false",
+            "urgent_onsite": "false"}
+    resp = browser(SENDER).post(f"/tasks/{task.id}", form)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "表单有误：基本案情" in html
+    assert re.search(r'id="f-basic_facts-error">过长，最多 5000 个字<', html)
+    resp = api(SENDER).post(f"/api/tasks/{task.id}/complete", {**REGISTER, "basic_facts": "案" * 1_000_000})
+    assert resp.status_code == 422 and resp.get_json()["fields"] == {"basic_facts": "过长，最多 5000 个字"}
+    assert snapshot(rt) == before
+
+
+def test_a_lone_surrogate_is_refused_and_the_case_stays_readable(rt, api):
+    iid = start_transfer(rt, T0)
+    task = open_task(rt, iid, "register_case")
+    sender = api(SENDER)
+    before = snapshot(rt)
+    body = json.dumps({**REGISTER, "basic_facts": "A\ud800B"})  # as a client sends it: "\\ud800" escaped
+    resp = sender.client.post(f"/api/tasks/{task.id}/complete", data=body, content_type="application/json",
+                              headers={"X-CSRFToken": sender.token})
+    assert resp.status_code == 422 and "无法识别的字符" in resp.get_json()["fields"]["basic_facts"]
+    assert snapshot(rt) == before
+    assert sender.get(f"/api/instances/{iid}").status_code == 200
+
+
+@pytest.mark.parametrize(("letter_date", "words"), [("2026-03-01", "不能早于通报之日（2026-03-02）"),
+                                                    ("9999-12-31", "不能晚于今天（2026-03-02）")])
+def test_the_letter_date_is_checked_against_the_notice_and_today(rt, api, letter_date, words):
+    iid = start_transfer(rt, T0, upto="letter")
+    task = open_task(rt, iid, "send_letter")
+    before = snapshot(rt)
+    resp = api(SENDER).post(f"/api/tasks/{task.id}/complete", {**LETTER, "letter_date": letter_date})
+    assert resp.status_code == 422 and resp.get_json()["fields"] == {"letter_date": words}
+    assert snapshot(rt) == before
+
+
+def test_the_summary_names_a_field_once_and_a_zero_page_count_comes_back(rt, browser):
+    iid = start_transfer(rt, T0, upto="letter")
+    task = open_task(rt, iid, "send_letter")
+    form = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-02", "delivery": "platform",
+            "materials.0.name": "移送函", "materials.0.pages": "0",
+            "materials.1.name": "笔录", "materials.1.pages": "0"}
+    before = snapshot(rt)
+    resp = browser(SENDER).post(f"/tasks/{task.id}", form)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "表单有误：随函移送的材料和证据<" in html.replace("</", "<")
+    assert 'name="materials.1.pages" value="0"' in html and "不能小于 1" in html
+    assert snapshot(rt) == before

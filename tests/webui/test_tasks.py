@@ -13,7 +13,7 @@ from tests.webui.conftest import LETTER, RECEIVER, SENDER, denied, open_task, st
 REGISTER_FORM = {"receiver_unit": "health", "transfer_reason": "not_jurisdiction", "basic_facts": "某诊所无证行医。",
                  "evidence.0.name": "举报材料", "evidence.0.description": "群众来信",
                  "supervision_penalty_separated": "false", "criminal_suspect": "false", "urgent_onsite": "false"}
-LETTER_FORM = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-03", "materials.0.name": "移送函",
+LETTER_FORM = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-02", "materials.0.name": "移送函",
                "materials.0.pages": "2", "delivery": "platform"}
 
 

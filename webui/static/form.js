@@ -1,6 +1,7 @@
-// Conditional fields: a field required only when another answer holds (schema if/then) is shown
-// only then; hidden fields are disabled so they are not submitted. Without JavaScript every field
-// stays visible with its condition written beside it, and the server validates either way.
+// Conditional fields: a field that applies only when another answer holds (schema x-show-if, or
+// if/then) is shown only then. The server already renders it hidden when its condition is false, so
+// the page is right without JavaScript; this script toggles it live as answers change. Hidden fields
+// are disabled so they are not submitted (the server refuses answers to fields that do not apply).
 (function () {
   "use strict";
   var form = document.querySelector("form.schema-form");
@@ -19,15 +20,18 @@
     return "";
   }
 
-  function update() {
+  // On first paint a field with an error stays visible so its message is seen; after the user
+  // changes an answer, only the condition decides.
+  function update(keepErrors) {
     dependents.forEach(function (field) {
       var tests = JSON.parse(field.getAttribute("data-show-when"));
-      var show = field.classList.contains("has-error") || tests.some(function (t) { return current(t[0]) === t[1]; });
+      var show = tests.some(function (t) { return current(t[0]) === t[1]; }) ||
+        (keepErrors && field.classList.contains("has-error"));
       field.hidden = !show;
       field.querySelectorAll("input, select, textarea, button").forEach(function (el) { el.disabled = !show; });
     });
   }
 
-  form.addEventListener("change", update);
-  update();
+  form.addEventListener("change", function () { update(false); });
+  update(true);
 })();
