@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -56,16 +57,45 @@ def can_act(user, row: HumanTask) -> bool:
 
 
 def _guard(run):
-    """Map engine and calendar failures to domain errors, and retry when another action won the race."""
+    """Map engine and calendar failures to domain errors, and retry when another action won the race.
+
+    A lost race shows as a stale version, a duplicate row, or (PostgreSQL) a serialization failure or
+    deadlock; each attempt runs in a fresh session, so a retry sees the winner's committed state."""
     for attempt in range(_RETRIES):
         try:
             return run()
-        except StaleDataError as exc:
+        except (StaleDataError, IntegrityError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError) and not _transient(exc):
+                raise
             if attempt == _RETRIES - 1:
                 raise Conflict("该案件刚被他人更新，请刷新后重试") from exc
         except (EngineError, CalendarError) as exc:
             raise Invalid(str(exc)) from exc
     raise AssertionError("unreachable")
+
+
+# SQLSTATEs PostgreSQL uses for a transaction that lost to a concurrent one: worth running again.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _transient(exc: DBAPIError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
+    """Serialise actions on one case: take its row lock first, then (re)load it with the winner's state.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks, but a write takes the database's write
+    lock until commit, and pysqlite runs earlier reads outside the transaction: so a no-op UPDATE as the
+    first write makes every later read in this transaction see the latest committed state."""
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(text("UPDATE process_instances SET lock_version = lock_version WHERE id = :id"),
+                  {"id": instance_id})
+    else:
+        s.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
+    return s.get(ProcessInstance, instance_id, populate_existing=True)
 
 
 # -- start -------------------------------------------------------------------------------------
@@ -144,16 +174,14 @@ def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: dat
     Posting to a task that is already closed is a replay: refused (403) and audited. Losing a race
     against a simultaneous completion of the same task is a conflict (409).
     """
-    attempts = {"n": 0}
-
     def run():
-        attempts["n"] += 1
-        return _complete(rt, username, str(task_id), dict(data or {}), now, raced=attempts["n"] > 1)
+        # A fresh copy per attempt: the diagram's post-script changes the submitted data in place.
+        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now)
 
     return _guard(run)
 
 
-def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
+def _complete(rt, username, task_id, data, now) -> int:
     with rt.session() as s, s.begin():
         user = _user(s, username)
         row = s.get(HumanTask, task_id)
@@ -164,10 +192,14 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
                           row.instance_id, task_id)
         if row.status != "open":
             message = f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}，不能重复提交"
-            if raced:
-                raise Conflict(message + "（他人刚刚办理了该任务）")
             raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
-        inst = s.get(ProcessInstance, row.instance_id)
+        # Refusals above are audited in their own transaction, so they come before the lock is held.
+        inst = lock_instance(s, row.instance_id)
+        s.refresh(row)
+        if row.status != "open":
+            raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}（他人刚刚办理了该任务）")
+        if not can_act(user, row):
+            raise Conflict(f"任务「{row.name}」刚被他人签收，请刷新后查看")
         definition = inst.definition
         if row.form_file:
             schema = definition.forms.get(row.form_file)
@@ -257,7 +289,9 @@ def _open_task_for(rt, s, username, task_id, now, action):
 
 # -- timers ------------------------------------------------------------------------------------
 def fire_due_timers(rt: Runtime, now: datetime) -> int:
-    """Advance every instance with a timer due at NOW; one transaction per instance. Return how many."""
+    """Advance every instance with a timer due at NOW; one transaction per instance. Return how many.
+
+    A failure on one instance is audited and does not stop the round: the timer stays waiting for the next."""
     with rt.session() as s:
         ids = list(s.scalars(select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at < now)
                              .distinct().order_by(Timer.instance_id)))
@@ -274,11 +308,12 @@ def fire_due_timers(rt: Runtime, now: datetime) -> int:
 
 def _fire(rt, instance_id: int, now: datetime) -> bool:
     with rt.session() as s, s.begin():
+        # The case first, then its timers: the same order as a completion, so the two cannot deadlock.
+        inst = lock_instance(s, instance_id)
         due = list(s.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
-                                                 Timer.due_at < now).with_for_update(skip_locked=True)))
-        if not due:
+                                                 Timer.due_at < now)))
+        if inst is None or not due:
             return False
-        inst = s.get(ProcessInstance, instance_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
         with session_bound(s):
             rt.engine.advance(wf, now)
