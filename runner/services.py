@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -14,7 +15,7 @@ from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from runner.forms import validate_form
-from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, User
+from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
 from runner.runtime import Runtime, active_definition, spec_for
 from runner.sync import SYSTEM, sync_instance
 
@@ -99,12 +100,15 @@ def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
 
 
 # -- start -------------------------------------------------------------------------------------
-def start_process(rt: Runtime, username: str, process_key: str, data: dict, now: datetime) -> int:
-    """Start PROCESS_KEY as USERNAME with the start form DATA; return the new instance id."""
-    return _guard(lambda: _start(rt, username, process_key, dict(data or {}), now))
+def start_process(rt: Runtime, username: str, process_key: str, data: dict, now: datetime,
+                  uploads: Iterable[tuple[str, str]] = ()) -> int:
+    """Start PROCESS_KEY as USERNAME with the start form DATA; return the new instance id.
+
+    UPLOADS: the (sha256, name) files this submission carried, recorded as the new case's own."""
+    return _guard(lambda: _start(rt, username, process_key, copy.deepcopy(dict(data or {})), now, uploads))
 
 
-def _start(rt, username, process_key, data, now) -> int:
+def _start(rt, username, process_key, data, now, uploads=()) -> int:
     bundle = rt.bundle(process_key)
     with rt.session() as s, s.begin():
         user = _user(s, username)
@@ -139,6 +143,7 @@ def _start(rt, username, process_key, data, now) -> int:
         s.add(AuditEntry(at=now, actor=user.username, action="start", instance_id=inst.id,
                          detail=f"发起「{bundle.name}」{business_key}", changes=_jsonable_changes({}, data)))
         sync_instance(rt, s, inst, wf, now)
+        _record_uploads(s, inst.id, None, user.username, uploads, now)
         return inst.id
 
 
@@ -168,20 +173,22 @@ def _next_business_key(s: Session, prefix: str, now: datetime) -> str:
 
 
 # -- complete ----------------------------------------------------------------------------------
-def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: datetime) -> int:
+def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: datetime,
+                  uploads: Iterable[tuple[str, str]] = ()) -> int:
     """Complete human task TASK_ID with form DATA; return the instance id.
 
     Posting to a task that is already closed is a replay: refused (403) and audited. Losing a race
-    against a simultaneous completion of the same task is a conflict (409).
+    against a simultaneous completion of the same task is a conflict (409). UPLOADS: the (sha256, name)
+    files this submission carried, recorded as the case's own in the same transaction.
     """
     def run():
         # A fresh copy per attempt: the diagram's post-script changes the submitted data in place.
-        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now)
+        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now, uploads)
 
     return _guard(run)
 
 
-def _complete(rt, username, task_id, data, now) -> int:
+def _complete(rt, username, task_id, data, now, uploads=()) -> int:
     with rt.session() as s, s.begin():
         user = _user(s, username)
         row = s.get(HumanTask, task_id)
@@ -218,8 +225,20 @@ def _complete(rt, username, task_id, data, now) -> int:
                          element_id=row.element_id, detail=f"办理「{row.name}」",
                          changes=_jsonable_changes(before, rt.engine.data(wf))))
         sync_instance(rt, s, inst, wf, now)
+        _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
         return inst.id
+
+
+def _record_uploads(s: Session, instance_id: int, task_id: str | None, username: str,
+                    uploads: Iterable[tuple[str, str]], now: datetime) -> None:
+    """Record files uploaded into the case: only these are ever served from it (a value naming another
+    case's file is not enough)."""
+    known = set(s.execute(select(Upload.sha256, Upload.name).where(Upload.instance_id == instance_id)).all())
+    for sha256, name in sorted(set(uploads or ())):
+        if (sha256, name) not in known:
+            s.add(Upload(sha256=sha256, instance_id=instance_id, task_id=task_id, name=name[:255],
+                         uploader=username, at=now))
 
 
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
