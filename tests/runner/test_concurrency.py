@@ -14,6 +14,8 @@ from runner.calendar import TZ
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer
 from runner.services import complete_task, fire_due_timers, start_process
 from tests.conftest import SCENARIO_DIR
+from tests.webui.conftest import Browser
+from webui import create_app
 
 ROUNDS = 4
 SCENARIO = SCENARIO_DIR / "joint_enforcement__p4a_single_field.yaml"
@@ -89,6 +91,30 @@ def test_two_units_giving_opinions_at_once_both_succeed(rt):
         assert completes == 2
         assert open_task(rt, iid, "review_opinions").unit_code == "market_regulation"
     assert both_succeeded == ROUNDS
+
+
+def test_two_units_posting_opinions_over_http_at_once_both_succeed(rt, settings, clock, tmp_path):
+    """The same race through the web form: two signed-in browsers post at the same moment."""
+    app = create_app(settings.with_(extra={"upload_dir": str(tmp_path / "uploads")}), clock=clock)
+    app.config["TESTING"] = True
+    try:
+        browsers = {}
+        for unit, username in UNITS.items():
+            browsers[unit] = Browser(app.test_client(), username)
+            assert browsers[unit].login().status_code == 302
+        for round_no in range(ROUNDS // 2):
+            iid, _opinions = drive_to(rt, "collect_opinions")
+            forms = {"health": {"opinion.stance": "agree"},
+                     "nanma_street": {"opinion.stance": "disagree", "opinion.comments": "夜间检查人手不足"}}
+            posts = [partial(browsers[u].post, f"/tasks/{open_task(rt, iid, 'collect_opinions', u).id}", forms[u])
+                     for u in UNITS]
+            results = run_together(*posts)
+            assert [getattr(r, "status_code", r) for r in results] == [302, 302], f"round {round_no}"
+            with rt.session() as s:
+                stored = {o["unit"]: o["stance"] for o in s.get(ProcessInstance, iid).data_summary["opinions"]}
+            assert stored == {"health": "agree", "nanma_street": "disagree"}
+    finally:
+        app.extensions["liandong"].session_factory.kw["bind"].dispose()
 
 
 def test_a_timer_round_racing_a_completion_fires_each_due_timer_once(rt):
