@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,6 +21,7 @@ from runner.runtime import Runtime, active_definition, spec_for
 from runner.sync import SYSTEM, sync_instance
 
 _RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 def _user(s: Session, username: str) -> User:
@@ -322,6 +324,9 @@ def fire_due_timers(rt: Runtime, now: datetime) -> int:
         except DomainError as exc:
             record_denial(rt, SYSTEM, "timer", f"实例 {instance_id} 的定时器处理失败：{exc.message}", now,
                           instance_id)
+        except SQLAlchemyError:
+            # Not this round; the timer stays waiting, and the other cases' timers still fire.
+            log.exception("timer of instance %s failed", instance_id)
     return advanced
 
 

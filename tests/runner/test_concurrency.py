@@ -9,11 +9,14 @@ from functools import partial
 
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from runner import services
 from runner.calendar import TZ
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer
 from runner.services import complete_task, fire_due_timers, start_process
 from tests.conftest import SCENARIO_DIR
+from tests.runner.conftest import SENDER, START_DATA
 from tests.webui.conftest import Browser
 from webui import create_app
 
@@ -141,3 +144,23 @@ def test_a_timer_round_racing_a_completion_fires_each_due_timer_once(rt):
         # Fired exactly once: one supervision per late unit, and the unit still late among them.
         assert "nanma_street" in supervised and len(supervised) == len(set(supervised)), f"round {round_no}"
         assert open_task(rt, iid, "report_implementation", "nanma_street").status == "open"
+
+
+def test_a_database_failure_on_one_case_does_not_stop_the_timer_round(mini_rt, monkeypatch):
+    first, second = (start_process(mini_rt, SENDER, "mini", START_DATA, datetime(2026, 3, 2, 9, tzinfo=TZ))
+                     for _ in range(2))
+    real_fire = services._fire
+
+    def fire_failing_on_first(rt, instance_id, now):
+        if instance_id == first:
+            raise OperationalError("SELECT ...", {}, Exception("connection reset"))
+        return real_fire(rt, instance_id, now)
+
+    monkeypatch.setattr(services, "_fire", fire_failing_on_first)
+    late = datetime(2026, 3, 6, 9, tzinfo=TZ)
+    assert fire_due_timers(mini_rt, late) == 1
+    monkeypatch.setattr(services, "_fire", real_fire)
+    assert fire_due_timers(mini_rt, late) == 1  # the failed one fires in the next round, once
+    assert fire_due_timers(mini_rt, late) == 0
+    for iid in (first, second):
+        assert open_task(mini_rt, iid, "supervise_letter").kind == "supervision"
