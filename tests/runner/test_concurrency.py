@@ -3,6 +3,7 @@
 Each thread calls the service as a request would, in its own session; a barrier lines them up so that both are
 in flight at the same moment. Repeated over several rounds, on SQLite and PostgreSQL."""
 
+import os
 import threading
 from datetime import datetime
 from functools import partial
@@ -20,7 +21,7 @@ from tests.runner.conftest import SENDER, START_DATA
 from tests.webui.conftest import Browser
 from webui import create_app
 
-ROUNDS = 4
+ROUNDS = int(os.environ.get("LIANDONG_RACE_ROUNDS", "4"))  # raise it for a longer stress run
 SCENARIO = SCENARIO_DIR / "joint_enforcement__p4a_single_field.yaml"
 UNITS = {"health": "health.officer", "nanma_street": "nanma_street.officer"}
 
