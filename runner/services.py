@@ -183,14 +183,18 @@ def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: dat
     against a simultaneous completion of the same task is a conflict (409). UPLOADS: the (sha256, name)
     files this submission carried, recorded as the case's own in the same transaction.
     """
+    attempts = {"n": 0}
+
     def run():
+        attempts["n"] += 1
         # A fresh copy per attempt: the diagram's post-script changes the submitted data in place.
-        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now, uploads)
+        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now, uploads,
+                         raced=attempts["n"] > 1)
 
     return _guard(run)
 
 
-def _complete(rt, username, task_id, data, now, uploads=()) -> int:
+def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False) -> int:
     with rt.session() as s, s.begin():
         user = _user(s, username)
         row = s.get(HumanTask, task_id)
@@ -201,6 +205,8 @@ def _complete(rt, username, task_id, data, now, uploads=()) -> int:
                           row.instance_id, task_id)
         if row.status != "open":
             message = f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}，不能重复提交"
+            if raced:
+                raise Conflict(message + "（他人刚刚办理了该任务）")
             raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
         # Refusals above are audited in their own transaction, so they come before the lock is held.
         inst = lock_instance(s, row.instance_id)
