@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("scenarios", nargs="+")
     p.add_argument("--roundtrip", action="store_true", help="每步之后保存并恢复所有实例")
     p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("audit", help="审计日志")
+    p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -167,8 +169,27 @@ def cmd_simulate(args) -> int:
     return 1 if failed else 0
 
 
-COMMANDS = {"init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user, "deadline": cmd_deadline,
-            "validate": cmd_validate, "simulate": cmd_simulate}
+def cmd_audit(args) -> int:
+    from runner.audit import verify
+    from runner.db import make_engine, make_session_factory
+
+    engine = make_engine(settings_from_env().database_url)
+    try:
+        with make_session_factory(engine)() as s:
+            verdict = verify(s)
+    finally:
+        engine.dispose()
+    legacy = f"（另有 {verdict.unchained} 条早于哈希链的记录未校验）" if verdict.unchained else ""
+    if not verdict.ok:
+        print(f"审计日志校验未通过：{verdict.problem}", file=sys.stderr)
+        print(f"此前 {verdict.checked} 条记录完好{legacy}", file=sys.stderr)
+        return 1
+    print(f"审计日志完好：{verdict.checked} 条记录的哈希链校验通过{legacy}")
+    return 0
+
+
+COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
+            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate}
 
 if __name__ == "__main__":
     sys.exit(main())

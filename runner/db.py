@@ -35,12 +35,17 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 
 
 def create_schema(engine: Engine) -> None:
-    from runner import models  # noqa: F401  (registers the tables)
+    """Create the tables, and the triggers and chain head that keep the audit log append-only."""
+    from runner import audit, models  # noqa: F401  (registers the tables)
 
     Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        audit.install(conn)
 
 
 def drop_schema(engine: Engine) -> None:
-    from runner import models  # noqa: F401
+    from runner import audit, models  # noqa: F401
 
     Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        audit.uninstall(conn)

@@ -158,12 +158,46 @@ class AuditEntry(Base):
     element_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The hash chain (runner/audit.py): id is the entry's place in the chain, without gaps.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditChain(Base):
+    """The one-row head of the audit hash chain: the last entry's number and hash. Appends update it first,
+    so on PostgreSQL its row lock serialises writers and the chain cannot fork."""
+
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
 def _audit_is_append_only(_mapper, _connection, target):
     raise PermissionError(f"审计日志只能追加，不能修改或删除（#{target.id}）")
+
+
+@event.listens_for(AuditEntry, "before_insert")
+def _audit_chained(_mapper, connection, target):
+    from runner.audit import link
+
+    link(connection, target)
+
+
+class Upload(Base):
+    """A file uploaded into a case: only files recorded here for a case are served from that case."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (Index("ix_uploads_instance_file", "instance_id", "sha256", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    uploader: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

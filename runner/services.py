@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -13,11 +16,12 @@ from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from runner.forms import validate_form
-from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, User
+from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
 from runner.runtime import Runtime, active_definition, spec_for
 from runner.sync import SYSTEM, sync_instance
 
 _RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 def _user(s: Session, username: str) -> User:
@@ -56,11 +60,16 @@ def can_act(user, row: HumanTask) -> bool:
 
 
 def _guard(run):
-    """Map engine and calendar failures to domain errors, and retry when another action won the race."""
+    """Map engine and calendar failures to domain errors, and retry when another action won the race.
+
+    A lost race shows as a stale version, a duplicate row, or (PostgreSQL) a serialization failure or
+    deadlock; each attempt runs in a fresh session, so a retry sees the winner's committed state."""
     for attempt in range(_RETRIES):
         try:
             return run()
-        except StaleDataError as exc:
+        except (StaleDataError, IntegrityError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError) and not _transient(exc):
+                raise
             if attempt == _RETRIES - 1:
                 raise Conflict("该案件刚被他人更新，请刷新后重试") from exc
         except (EngineError, CalendarError) as exc:
@@ -68,13 +77,40 @@ def _guard(run):
     raise AssertionError("unreachable")
 
 
+# SQLSTATEs PostgreSQL uses for a transaction that lost to a concurrent one: worth running again.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def _transient(exc: DBAPIError) -> bool:
+    if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
+    """Serialise actions on one case: take its row lock first, then (re)load it with the winner's state.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks, but a write takes the database's write
+    lock until commit, and pysqlite runs earlier reads outside the transaction: so a no-op UPDATE as the
+    first write makes every later read in this transaction see the latest committed state."""
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(text("UPDATE process_instances SET lock_version = lock_version WHERE id = :id"),
+                  {"id": instance_id})
+    else:
+        s.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
+    return s.get(ProcessInstance, instance_id, populate_existing=True)
+
+
 # -- start -------------------------------------------------------------------------------------
-def start_process(rt: Runtime, username: str, process_key: str, data: dict, now: datetime) -> int:
-    """Start PROCESS_KEY as USERNAME with the start form DATA; return the new instance id."""
-    return _guard(lambda: _start(rt, username, process_key, dict(data or {}), now))
+def start_process(rt: Runtime, username: str, process_key: str, data: dict, now: datetime,
+                  uploads: Iterable[tuple[str, str]] = ()) -> int:
+    """Start PROCESS_KEY as USERNAME with the start form DATA; return the new instance id.
+
+    UPLOADS: the (sha256, name) files this submission carried, recorded as the new case's own."""
+    return _guard(lambda: _start(rt, username, process_key, copy.deepcopy(dict(data or {})), now, uploads))
 
 
-def _start(rt, username, process_key, data, now) -> int:
+def _start(rt, username, process_key, data, now, uploads=()) -> int:
     bundle = rt.bundle(process_key)
     with rt.session() as s, s.begin():
         user = _user(s, username)
@@ -109,6 +145,7 @@ def _start(rt, username, process_key, data, now) -> int:
         s.add(AuditEntry(at=now, actor=user.username, action="start", instance_id=inst.id,
                          detail=f"发起「{bundle.name}」{business_key}", changes=_jsonable_changes({}, data)))
         sync_instance(rt, s, inst, wf, now)
+        _record_uploads(s, inst.id, None, user.username, uploads, now)
         return inst.id
 
 
@@ -138,22 +175,26 @@ def _next_business_key(s: Session, prefix: str, now: datetime) -> str:
 
 
 # -- complete ----------------------------------------------------------------------------------
-def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: datetime) -> int:
+def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: datetime,
+                  uploads: Iterable[tuple[str, str]] = ()) -> int:
     """Complete human task TASK_ID with form DATA; return the instance id.
 
     Posting to a task that is already closed is a replay: refused (403) and audited. Losing a race
-    against a simultaneous completion of the same task is a conflict (409).
+    against a simultaneous completion of the same task is a conflict (409). UPLOADS: the (sha256, name)
+    files this submission carried, recorded as the case's own in the same transaction.
     """
     attempts = {"n": 0}
 
     def run():
         attempts["n"] += 1
-        return _complete(rt, username, str(task_id), dict(data or {}), now, raced=attempts["n"] > 1)
+        # A fresh copy per attempt: the diagram's post-script changes the submitted data in place.
+        return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now, uploads,
+                         raced=attempts["n"] > 1)
 
     return _guard(run)
 
 
-def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
+def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False) -> int:
     with rt.session() as s, s.begin():
         user = _user(s, username)
         row = s.get(HumanTask, task_id)
@@ -167,7 +208,13 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
             if raced:
                 raise Conflict(message + "（他人刚刚办理了该任务）")
             raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
-        inst = s.get(ProcessInstance, row.instance_id)
+        # Refusals above are audited in their own transaction, so they come before the lock is held.
+        inst = lock_instance(s, row.instance_id)
+        s.refresh(row)
+        if row.status != "open":
+            raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}（他人刚刚办理了该任务）")
+        if not can_act(user, row):
+            raise Conflict(f"任务「{row.name}」刚被他人签收，请刷新后查看")
         definition = inst.definition
         if row.form_file:
             schema = definition.forms.get(row.form_file)
@@ -187,8 +234,20 @@ def _complete(rt, username, task_id, data, now, raced: bool = False) -> int:
                          element_id=row.element_id, detail=f"办理「{row.name}」",
                          changes=_completion_changes(rt, inst.process_key, before, rt.engine.data(wf), own)))
         sync_instance(rt, s, inst, wf, now)
+        _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
         return inst.id
+
+
+def _record_uploads(s: Session, instance_id: int, task_id: str | None, username: str,
+                    uploads: Iterable[tuple[str, str]], now: datetime) -> None:
+    """Record files uploaded into the case: only these are ever served from it (a value naming another
+    case's file is not enough)."""
+    known = set(s.execute(select(Upload.sha256, Upload.name).where(Upload.instance_id == instance_id)).all())
+    for sha256, name in sorted(set(uploads or ())):
+        if (sha256, name) not in known:
+            s.add(Upload(sha256=sha256, instance_id=instance_id, task_id=task_id, name=name[:255],
+                         uploader=username, at=now))
 
 
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
@@ -258,7 +317,9 @@ def _open_task_for(rt, s, username, task_id, now, action):
 
 # -- timers ------------------------------------------------------------------------------------
 def fire_due_timers(rt: Runtime, now: datetime) -> int:
-    """Advance every instance with a timer due at NOW; one transaction per instance. Return how many."""
+    """Advance every instance with a timer due at NOW; one transaction per instance. Return how many.
+
+    A failure on one instance is audited and does not stop the round: the timer stays waiting for the next."""
     with rt.session() as s:
         ids = list(s.scalars(select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at < now)
                              .distinct().order_by(Timer.instance_id)))
@@ -270,16 +331,20 @@ def fire_due_timers(rt: Runtime, now: datetime) -> int:
         except DomainError as exc:
             record_denial(rt, SYSTEM, "timer", f"实例 {instance_id} 的定时器处理失败：{exc.message}", now,
                           instance_id)
+        except SQLAlchemyError:
+            # Not this round; the timer stays waiting, and the other cases' timers still fire.
+            log.exception("timer of instance %s failed", instance_id)
     return advanced
 
 
 def _fire(rt, instance_id: int, now: datetime) -> bool:
     with rt.session() as s, s.begin():
+        # The case first, then its timers: the same order as a completion, so the two cannot deadlock.
+        inst = lock_instance(s, instance_id)
         due = list(s.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
-                                                 Timer.due_at < now).with_for_update(skip_locked=True)))
-        if not due:
+                                                 Timer.due_at < now)))
+        if inst is None or not due:
             return False
-        inst = s.get(ProcessInstance, instance_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
         with session_bound(s):
             rt.engine.advance(wf, now)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, render_template, request, send_file
 from flask_login import login_required
 
 from runner.engine import rule_ids
 from runner.queries import CaseFilters, Page, cases, instance_detail, instance_summary, procedure_names
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.readable import Readable
-from webui.uploads import references, upload_path
+from webui.uploads import case_file
 from webui.web import now, rt, units, viewer
 
 bp = Blueprint("instances", __name__)
@@ -49,7 +49,5 @@ def show(instance_id: int):
 @login_required
 def download(instance_id: int, sha256: str, name: str):
     summary = instance_summary(rt(), viewer(), instance_id, now())
-    path = upload_path(sha256)
-    if path is None or not references(summary["data"], f"upload:{sha256}/{name}"):
-        abort(404)
+    path = case_file(rt(), instance_id, sha256, name, summary["data"])
     return send_file(path, as_attachment=True, download_name=name)

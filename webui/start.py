@@ -10,7 +10,7 @@ from runner.errors import Invalid
 from runner.queries import Procedure, first_task_for, procedure, startable, units_by_kind
 from runner.services import start_process
 from webui.schema_form import add_row, build_fields, parse_submission
-from webui.uploads import save_upload
+from webui.uploads import received, save_upload
 from webui.web import now, rt, viewer
 
 bp = Blueprint("start", __name__)
@@ -47,7 +47,7 @@ def submit(key: str):
     if request.form.get("_add") or remove:
         return render_start(proc, data, add=request.form.get("_add"))
     try:
-        instance_id = start_process(rt(), viewer().username, proc.key, data, now())
+        instance_id = start_process(rt(), viewer().username, proc.key, data, now(), uploads=received(data))
     except Invalid as exc:
         return render_start(proc, data, exc.field_errors, exc.message, 422)
     flash(_("已发起「%(name)s」", name=proc.name), "success")

@@ -11,7 +11,7 @@ from runner.queries import TaskDetail, task_detail, units_by_kind
 from runner.services import complete_task
 from webui.readable import Readable
 from webui.schema_form import add_row, build_fields, parse_submission, properties, widget_of
-from webui.uploads import save_upload
+from webui.uploads import received, save_upload
 from webui.web import now, rt, units, viewer
 
 bp = Blueprint("tasks", __name__)
@@ -63,7 +63,7 @@ def submit(task_id: str):
     if request.form.get("_add") or remove:
         return render_task(detail, data, add=request.form.get("_add"))
     try:
-        instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now())
+        instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now(), uploads=received(data))
     except Invalid as exc:
         return render_task(detail, data, exc.field_errors, exc.message, 422)
     flash(_("已办理「%(name)s」", name=detail.row.name), "success")

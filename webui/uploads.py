@@ -1,4 +1,10 @@
-"""Files attached through `"x-widget": "file"` fields: stored by content hash, referenced from the data."""
+"""Files attached through `"x-widget": "file"` fields: stored by content hash, referenced from the data.
+
+A case serves only the files uploaded into it (recorded in the `uploads` table with the submission that
+carried them): a value `upload:<sha256>/<name>` typed or posted by hand does not make another case's file
+readable. Which files a user really sent is remembered in their session, so a file kept across a refused
+submission still counts as theirs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,16 @@ import hashlib
 import re
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, session
+from sqlalchemy import select
+
+from runner.errors import NotFound
+from runner.models import Upload
 
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]+")
+_VALUE = re.compile(r"^upload:([0-9a-f]{64})/([^/\\]{1,200})$")
+_REMEMBERED = "uploaded"  # session key: hashes of files this user sent, newest last
+_REMEMBER_AT_MOST = 20  # the session may live in a cookie (4 KB)
 
 
 def clean_name(name: str) -> str:
@@ -30,7 +43,45 @@ def save_upload(storage) -> str:
         tmp = target.with_suffix(".part")
         tmp.write_bytes(b"".join(chunks))
         tmp.replace(target)
+    _remember(digest.hexdigest())
     return f"upload:{digest.hexdigest()}/{clean_name(storage.filename)}"
+
+
+def _remember(sha256: str) -> None:
+    sent = [s for s in session.get(_REMEMBERED, []) if s != sha256]
+    session[_REMEMBERED] = (sent + [sha256])[-_REMEMBER_AT_MOST:]
+
+
+def received(data) -> list[tuple[str, str]]:
+    """The (sha256, name) of every file value in DATA that this user actually uploaded."""
+    sent = set(session.get(_REMEMBERED, []))
+    return sorted({(m.group(1), m.group(2)) for value in _strings(data) if (m := _VALUE.match(value))
+                   and m.group(1) in sent})
+
+
+def _strings(data):
+    if isinstance(data, dict):
+        for v in data.values():
+            yield from _strings(v)
+    elif isinstance(data, list):
+        for v in data:
+            yield from _strings(v)
+    elif isinstance(data, str):
+        yield data
+
+
+def case_file(rt, instance_id: int, sha256: str, name: str, data: dict) -> Path:
+    """The stored file SHA256 if it was uploaded into case INSTANCE_ID under NAME and the case still refers
+    to it; NotFound otherwise (the caller has already checked that the viewer may read the case)."""
+    path = upload_path(sha256)
+    if path is None or not references(data, f"upload:{sha256}/{name}"):
+        raise NotFound("附件不存在")
+    with rt.session() as s:
+        recorded = s.scalar(select(Upload.id).where(Upload.instance_id == instance_id, Upload.sha256 == sha256,
+                                                    Upload.name == name).limit(1))
+    if recorded is None:
+        raise NotFound("该附件不是在本案件中上传的，不能从本案件下载")
+    return path
 
 
 def upload_path(sha256: str) -> Path | None:

@@ -159,16 +159,16 @@ def test_two_simultaneous_completions_one_wins(mini_rt, monkeypatch):
     iid = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
     task = open_tasks(mini_rt, iid)["send_letter"]
     barrier = threading.Barrier(2, timeout=10)
-    real_complete = mini_rt.engine.complete
+    real_lock = services.lock_instance
     calls = {"n": 0}
 
-    def complete_after_both_loaded(*args, **kwargs):
+    def lock_after_both_checked(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] <= 2:  # only the first attempt of each thread waits; retries run straight
+        if calls["n"] <= 2:  # both found the task open; then one takes the case's lock, the other waits
             barrier.wait()
-        return real_complete(*args, **kwargs)
+        return real_lock(*args, **kwargs)
 
-    monkeypatch.setattr(mini_rt.engine, "complete", complete_after_both_loaded)
+    monkeypatch.setattr(services, "lock_instance", lock_after_both_checked)
     results = []
 
     def worker():

@@ -1,13 +1,16 @@
 """File inputs where a form asks for one: stored by hash, kept across a failed submission, served only to readers."""
 
+import hashlib
 import io
 import json
 import re
 import shutil
 
 import pytest
+from sqlalchemy import select
 
 from runner.config import ROOT
+from runner.models import Upload
 from runner.org import seed_demo_users, seed_units
 from runner.runtime import deploy_definitions, make_runtime
 from runner.services import start_process
@@ -92,3 +95,51 @@ def test_an_oversized_upload_is_refused_with_413(upload_app):
                        content_type="multipart/form-data")
     assert resp.status_code == 413 and "过大" in resp.get_data(as_text=True)
     assert snapshot(rt) == before
+
+
+def send_letter_with(app, rt, title, scan):
+    """Start a `mini` case as SENDER and send its letter with SCAN (a file, or a value posted as kept)."""
+    iid = start_process(rt, SENDER, "mini", {"title": title, "receiver_unit": "health"}, T0)
+    task = open_task(rt, iid, "send_letter")
+    sender = signed_in(app, SENDER)
+    fields = {"letter_no": "源市监移〔2026〕3号", "sent_date": "2026-03-02"}
+    fields |= {"scan__kept": scan} if isinstance(scan, str) else {"scan": scan}
+    resp = sender.post(f"/tasks/{task.id}", fields, content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return iid, task.id, sender
+
+
+def uploads_of(rt, iid):
+    with rt.session() as s:
+        return [(u.name, u.uploader, u.task_id) for u in s.scalars(select(Upload).where(Upload.instance_id == iid))]
+
+
+def test_a_value_naming_another_cases_file_does_not_serve_it(upload_app):
+    app, rt = upload_app
+    secret = b"%PDF-1.4 case A only"
+    a, a_task, sender = send_letter_with(app, rt, "甲案", (io.BytesIO(secret), "甲案移送函.pdf"))
+    sha = hashlib.sha256(secret).hexdigest()
+    assert uploads_of(rt, a) == [("甲案移送函.pdf", SENDER, a_task)]
+    own = sender.get(f"/instances/{a}/files/{sha}/甲案移送函.pdf")
+    assert own.status_code == 200 and own.data == secret
+    own.close()
+
+    # Another case's letter names case A's file by hand, as a kept value, without sending the file.
+    b, _task, _sender = send_letter_with(app, rt, "乙案", f"upload:{sha}/甲案移送函.pdf")
+    assert uploads_of(rt, b) == []
+    before = snapshot(rt)
+    for user in (SENDER, RECEIVER):
+        resp = signed_in(app, user).get(f"/instances/{b}/files/{sha}/甲案移送函.pdf")
+        assert resp.status_code == 404 and secret not in resp.data
+        assert "该附件不是在本案件中上传的" in resp.get_data(as_text=True)
+    assert snapshot(rt) == before
+
+
+def test_the_same_file_uploaded_into_another_case_is_served_there(upload_app):
+    app, rt = upload_app
+    content = b"%PDF-1.4 shared template"
+    send_letter_with(app, rt, "甲案", (io.BytesIO(content), "模板.pdf"))
+    b, _task, sender = send_letter_with(app, rt, "乙案", (io.BytesIO(content), "模板.pdf"))
+    resp = signed_in(app, RECEIVER).get(f"/instances/{b}/files/{hashlib.sha256(content).hexdigest()}/模板.pdf")
+    assert resp.status_code == 200 and resp.data == content
+    resp.close()

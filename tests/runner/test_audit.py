@@ -1,0 +1,160 @@
+"""The audit log is append-only in the database itself, and its hash chain shows a removed or altered row."""
+
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from runner.audit import REFUSAL, entry_hash, verify
+from runner.config import ROOT
+from runner.models import AuditEntry
+from runner.services import complete_task, record_denial, start_process
+from tests.conftest import T0, snapshot
+from tests.runner.conftest import SENDER, START_DATA
+
+DROP_TRIGGERS = {
+    "sqlite": ["DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"],
+    "postgresql": ["DROP TRIGGER audit_log_no_change ON audit_log"],
+}
+
+
+@pytest.fixture
+def logged(mini_rt):
+    """A case started and its letter sent, two refusals recorded: four audit entries."""
+    iid = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
+    with mini_rt.session() as s:
+        task = s.scalar(text("SELECT id FROM human_tasks WHERE element_id = 'send_letter'"))
+    record_denial(mini_rt, "water.officer", "complete", "无权办理", T0, iid, task)
+    complete_task(mini_rt, SENDER, task, {"letter_no": "源市监移〔2026〕1号", "sent_date": "2026-03-02"},
+                  T0 + timedelta(hours=1))
+    record_denial(mini_rt, "water.officer", "claim", "无权签收", T0 + timedelta(hours=2), iid)
+    return mini_rt
+
+
+def raw(rt, *statements):
+    with rt.session() as s, s.begin():
+        for statement in statements:
+            s.execute(text(statement))
+
+
+def verdict(rt):
+    with rt.session() as s:
+        return verify(s)
+
+
+def entry_count(rt) -> int:
+    with rt.session() as s:
+        return len(s.scalars(select(AuditEntry.id)).all())
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET detail = '改过的记录' WHERE id = 2",
+    "UPDATE audit_log SET actor = 'nobody'",
+    "DELETE FROM audit_log WHERE id = 1",
+    "DELETE FROM audit_log",
+])
+def test_raw_sql_cannot_update_or_delete_the_audit_log(logged, statement):
+    before = snapshot(logged, exclude_denied=False)
+    with pytest.raises(DBAPIError, match=REFUSAL):
+        raw(logged, statement)
+    assert snapshot(logged, exclude_denied=False) == before
+
+
+def test_truncate_of_the_audit_log_is_refused_on_postgresql(logged):
+    if logged.session_factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; DELETE without WHERE is refused above")
+    before = snapshot(logged, exclude_denied=False)
+    with pytest.raises(DBAPIError, match=REFUSAL):
+        raw(logged, "TRUNCATE audit_log")
+    assert snapshot(logged, exclude_denied=False) == before
+
+
+def test_a_clean_log_verifies(logged):
+    result = verdict(logged)
+    assert result.ok and result.problem is None
+    assert result.checked == entry_count(logged) >= 4 and result.unchained == 0
+
+
+def test_an_altered_row_is_found(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET detail = '发起「无关事项」' WHERE id = 2")
+    result = verdict(logged)
+    assert not result.ok and result.checked == 1
+    assert result.problem.startswith("第 2 条审计记录被改动")
+
+
+def test_an_altered_row_with_its_hash_recomputed_is_found_by_the_next_row(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET hash = 'f' WHERE id = 2")
+    result = verdict(logged)
+    assert not result.ok and result.problem.startswith("第 2 条审计记录被改动")
+    with logged.session() as s:
+        entry = s.get(AuditEntry, 2)
+        entry.detail = "发起「无关事项」"
+        forged = entry_hash(entry)
+    raw(logged, f"UPDATE audit_log SET detail = '发起「无关事项」', hash = '{forged}' WHERE id = 2")
+    result = verdict(logged)
+    assert result.checked == 2
+    assert result.problem == "第 3 条审计记录所记的上一条哈希不符：第 2 条被改动或删除"
+
+
+def test_a_removed_row_is_found(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 3")
+    result = verdict(logged)
+    assert not result.ok and result.checked == 2
+    assert result.problem == "第 3 条审计记录缺失：已被删除"
+
+
+def test_rows_removed_from_the_end_are_found(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    last = entry_count(logged)
+    raw(logged, *DROP_TRIGGERS[dialect], f"DELETE FROM audit_log WHERE id >= {last - 1}")
+    assert verdict(logged).problem == f"第 {last - 1} 至 {last} 条审计记录缺失：已被删除（日志末尾）"
+
+
+def test_concurrent_appends_keep_one_chain(mini_rt):
+    """Eight writers at once: every entry gets its own number and chains to the one before it."""
+    barrier = threading.Barrier(8, timeout=30)
+    errors = []
+
+    def writer(n):
+        barrier.wait()
+        try:
+            for i in range(5):
+                record_denial(mini_rt, f"user{n}", "probe", f"第 {i} 次", T0)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with mini_rt.session() as s:
+        ids = s.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
+    assert ids == list(range(1, 41))
+    assert verdict(mini_rt).ok
+
+
+def liandong(database_url, *args):
+    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "runner.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+def test_audit_verify_command_reports_in_chinese_and_exits_non_zero_on_tampering(logged, database_url):
+    out = liandong(database_url, "audit", "verify")
+    assert out.returncode == 0, out.stderr
+    assert f"审计日志完好：{entry_count(logged)} 条记录的哈希链校验通过" in out.stdout
+
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 2")
+    out = liandong(database_url, "audit", "verify")
+    assert out.returncode == 1
+    assert "审计日志校验未通过：第 2 条审计记录缺失：已被删除" in out.stderr
