@@ -53,11 +53,14 @@ def validate_form(schema: dict, data: dict, unit_codes: set[str] | None = None) 
     return data
 
 
+UNIT_PICKERS = ("units", "enforcement_units")
+
+
 def _unit_values(prop: dict, value) -> list[str]:
-    if prop.get("x-options") == "units" and isinstance(value, str):
+    if prop.get("x-options") in UNIT_PICKERS and isinstance(value, str):
         return [value]
     items = prop.get("items") or {}
-    if items.get("x-options") == "units" and isinstance(value, list):
+    if items.get("x-options") in UNIT_PICKERS and isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
 
@@ -86,3 +89,28 @@ def _label(schema: dict, path: str) -> str:
     head = path.split(".")[0]
     prop = (schema.get("properties") or {}).get(head) or {}
     return prop.get("title") or head
+
+
+# Kinds of unit that enforce (二、三): transfers, queries and participation go only between them.
+ENFORCEMENT_KINDS = ("department", "town", "street", "zone")
+
+
+def check_unit_roles(schema: dict, data: dict, unit_kinds: dict[str, str], own_unit: str | None) -> dict:
+    """Return DATA if every `"x-options": "enforcement_units"` picker names an enforcement unit and every
+    `"x-not-self": true` picker avoids OWN_UNIT; raise Invalid with the message beside the field otherwise."""
+    errors: dict[str, str] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        picker = prop if "x-options" in prop else items
+        values = data.get(name) if isinstance(data.get(name), list) else [data.get(name)]
+        for value in (v for v in values if isinstance(v, str) and v in unit_kinds):
+            if picker.get("x-options") == "enforcement_units" and unit_kinds[value] not in ENFORCEMENT_KINDS:
+                errors.setdefault(name, "须为行政执法部门或镇（街道、经济开发区）")
+            elif (picker.get("x-not-self") or prop.get("x-not-self")) and value == own_unit:
+                errors.setdefault(name, "不能选择本单位")
+    if errors:
+        labels = "、".join(_label(schema, k) for k in errors)
+        raise Invalid(f"表单有误：{labels}", errors)
+    return data
