@@ -96,12 +96,11 @@ ENFORCEMENT_KINDS = ("department", "town", "street", "zone")
 
 
 def check_unit_roles(schema: dict, data: dict, unit_kinds: dict[str, str], own_unit: str | None) -> dict:
-    """Return DATA if every `"x-options": "enforcement_units"` picker names an enforcement unit and every
-    `"x-not-self": true` picker avoids OWN_UNIT; raise Invalid with the message beside the field otherwise."""
+    """Return DATA if every `"x-options": "enforcement_units"` picker names an enforcement unit, every
+    `"x-not-self": true` picker avoids OWN_UNIT and every `"x-unit-kinds"` (also inside an `allOf` branch
+    whose `if` holds) is met; raise Invalid with the message beside the field otherwise."""
     errors: dict[str, str] = {}
-    for name, prop in (schema.get("properties") or {}).items():
-        if not isinstance(prop, dict):
-            continue
+    for name, prop in _unit_rules(schema, data):
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
         picker = prop if "x-options" in prop else items
         values = data.get(name) if isinstance(data.get(name), list) else [data.get(name)]
@@ -110,7 +109,21 @@ def check_unit_roles(schema: dict, data: dict, unit_kinds: dict[str, str], own_u
                 errors.setdefault(name, "须为行政执法部门或镇（街道、经济开发区）")
             elif (picker.get("x-not-self") or prop.get("x-not-self")) and value == own_unit:
                 errors.setdefault(name, "不能选择本单位")
+            elif "x-unit-kinds" in prop and unit_kinds[value] not in prop["x-unit-kinds"]:
+                errors.setdefault(name, prop.get("x-message") or "不是可选的单位")
     if errors:
         labels = "、".join(_label(schema, k) for k in errors)
         raise Invalid(f"表单有误：{labels}", errors)
     return data
+
+
+def _unit_rules(schema: dict, data: dict):
+    """(field, subschema) for every property, and for the properties of each `then` whose `if` DATA meets."""
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict):
+            yield name, prop
+    for branch in schema.get("allOf") or []:
+        if isinstance(branch, dict) and "if" in branch and Draft202012Validator(branch["if"]).is_valid(data):
+            for name, prop in ((branch.get("then") or {}).get("properties") or {}).items():
+                if isinstance(prop, dict):
+                    yield name, prop
