@@ -310,6 +310,11 @@ class Engine:
                 raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
         self.advance(wf, now)
 
+    @staticmethod
+    def cancel(wf: BpmnWorkflow) -> None:
+        """End every open task and waiting timer of WF (a withdrawn or closed matter); no end event is reached."""
+        wf.cancel()
+
     def evaluate(self, wf: BpmnWorkflow, task_id: str, expression: str, now: datetime):
         task = self.find_task(wf, task_id)
         with clock_at(now):

@@ -36,7 +36,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     recorded = set(s.scalars(select(InstanceUnit.unit_code).where(InstanceUnit.instance_id == inst.id)))
     for code in sorted(units - recorded):
         s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
-    if engine.is_completed(wf) and inst.status != "completed":
+    if engine.is_completed(wf) and inst.status == "running":  # withdrawn/closed matters are ended by lifecycle
         inst.status = "completed"
         inst.ended_at = now
         ends = engine.reached_end_events(wf)
