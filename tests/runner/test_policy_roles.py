@@ -1,13 +1,14 @@
 """The policy's roles, enforced at the service layer (issue 7): nobody is handed a task nobody can do."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from runner.calendar import TZ
 from runner.errors import Conflict, Forbidden, Invalid
 from runner.lifecycle import close_instance, withdraw_instance
-from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, User
+from runner.models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, Timer, User
 from runner.services import complete_task, fire_due_timers, start_process
 from tests.conftest import T0, snapshot
 
@@ -129,3 +130,19 @@ def test_supervision_closes_a_stuck_matter(rt):
     assert ("close", "督查结案：移送单位已撤销该案，督查结案") in audit
     with pytest.raises(Conflict):
         close_instance(rt, "supervision.officer", iid, "再次结案", T0 + timedelta(days=41))
+
+
+def test_deadline_into_an_unloaded_year_names_the_year(rt):
+    """A successor policy's transfer registered on 2026-12-29: the letter deadline falls in 2027."""
+    with rt.session() as s, s.begin():
+        s.execute(update(ProcessDefinition).where(ProcessDefinition.process_key == "case_transfer")
+                  .values(effective_to="2031-12-31"))
+    when = datetime(2026, 12, 29, 9, tzinfo=TZ)
+    iid = start_process(rt, "market_regulation.officer", "case_transfer", {"title": "某诊所涉嫌非法行医案"}, when)
+    register = _open(rt, iid, "register_case")
+    before = snapshot(rt)
+    with pytest.raises(Invalid) as err:
+        complete_task(rt, "market_regulation.officer", register.id, REGISTER, when)
+    assert "2027 年的国务院节假日安排尚未载入" in err.value.message
+    assert "Error evaluating" not in err.value.message and "working_days_after" not in err.value.message
+    assert snapshot(rt) == before
