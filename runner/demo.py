@@ -66,7 +66,7 @@ def _joint(title: str, time_limit: str) -> tuple[dict, dict]:
             "tasks": "全面排查、依法查处无证经营和过期食品、建立长效监管", "lead_department": "market_regulation",
             "participant_units": ["health", "nanma_street"],
             "duties_division": "市场监管局负责查处；卫生健康局负责卫生指导；南麻街道负责摸排和劝导",
-            "time_limit": time_limit, "safeguards": "各部门抽调执法人员 2 名，信息每日互通", "scope": "p4a",
+            "time_limit": time_limit, "safeguards": "各部门抽调执法人员 2 名，信息每日互通", "extent": "area",
             "area": "南麻街道", "fields": ["market"], "s5_acknowledged": True}
     return start, plan
 

@@ -30,7 +30,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from runner.calendar import TZ, WorkingCalendar, local_date
+from runner.calendar import TZ, CalendarError, WorkingCalendar, local_date
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("liandong_now", default=None)
 _SESSION: contextvars.ContextVar[object | None] = contextvars.ContextVar("liandong_session", default=None)
@@ -311,7 +311,7 @@ class Engine:
                 wf.refresh_timers()
                 wf.do_engine_steps()
             except WorkflowException as exc:
-                raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
+                raise _engine_error(exc, f"流程执行出错（{_task_name(exc)}）：") from exc
 
     def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime,
                  owned: tuple[str, ...] | list[str] = ()) -> dict:
@@ -334,7 +334,7 @@ class Engine:
             try:
                 task.run()
             except WorkflowException as exc:
-                raise EngineError(f"流程执行出错（{_task_name(exc)}）：{_first_line(exc)}") from exc
+                raise _engine_error(exc, f"流程执行出错（{_task_name(exc)}）：") from exc
         own = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
         self.advance(wf, now)
         return own
@@ -377,13 +377,18 @@ class Engine:
         return {spec.data_output.bpmn_id: spec.bpmn_id for spec in _all_specs(bundle)
                 if isinstance(spec, MultiInstanceTask) and spec.data_output is not None}
 
+    @staticmethod
+    def cancel(wf: BpmnWorkflow) -> None:
+        """End every open task and waiting timer of WF (a withdrawn or closed matter); no end event is reached."""
+        wf.cancel()
+
     def evaluate(self, wf: BpmnWorkflow, task_id: str, expression: str, now: datetime):
         task = self.find_task(wf, task_id)
         with clock_at(now):
             try:
                 return self.script_engine.evaluate(task, expression)
             except WorkflowException as exc:
-                raise EngineError(f"表达式 {expression!r} 求值失败：{_first_line(exc)}") from exc
+                raise _engine_error(exc, f"表达式 {expression!r} 求值失败：") from exc
 
     @staticmethod
     def find_task(wf: BpmnWorkflow, task_id: str):
@@ -570,6 +575,19 @@ def _process_documentation(parser: SpiffBpmnParser, key: str) -> str:
     found = proc.node.xpath("./bpmn:documentation/text()",
                             namespaces={"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"})
     return "".join(found).strip()
+
+
+def _engine_error(exc: Exception, prefix: str) -> EngineError:
+    """The error to show for EXC: a calendar refusal raised inside an expression or script keeps its own
+    message (it names the year to load); anything else is PREFIX plus SpiffWorkflow's first line."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, CalendarError):
+            return EngineError(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    return EngineError(prefix + _first_line(exc))
 
 
 def _first_line(exc: Exception) -> str:

@@ -290,11 +290,14 @@ def _ref_words(ref: str, other: date, schema: dict) -> str:
     return f"{labels.get(ref, '')}（{other.isoformat()}）"
 
 
+UNIT_PICKERS = ("units", "enforcement_units")
+
+
 def _unit_values(prop: dict, value) -> list[str]:
-    if prop.get("x-options") == "units" and isinstance(value, str):
+    if prop.get("x-options") in UNIT_PICKERS and isinstance(value, str):
         return [value]
     items = prop.get("items") or {}
-    if items.get("x-options") == "units" and isinstance(value, list):
+    if items.get("x-options") in UNIT_PICKERS and isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
 
@@ -330,3 +333,41 @@ def _label(schema: dict, path: str) -> str:
     if prop.get("title"):
         return prop["title"]
     return "表单" if head == "_form" else head
+
+
+# Kinds of unit that enforce (二、三): transfers, queries and participation go only between them.
+ENFORCEMENT_KINDS = ("department", "town", "street", "zone")
+
+
+def check_unit_roles(schema: dict, data: dict, unit_kinds: dict[str, str], own_unit: str | None) -> dict:
+    """Return DATA if every `"x-options": "enforcement_units"` picker names an enforcement unit, every
+    `"x-not-self": true` picker avoids OWN_UNIT and every `"x-unit-kinds"` (also inside an `allOf` branch
+    whose `if` holds) is met; raise Invalid with the message beside the field otherwise."""
+    errors: dict[str, str] = {}
+    for name, prop in _unit_rules(schema, data):
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        picker = prop if "x-options" in prop else items
+        values = data.get(name) if isinstance(data.get(name), list) else [data.get(name)]
+        for value in (v for v in values if isinstance(v, str) and v in unit_kinds):
+            if picker.get("x-options") == "enforcement_units" and unit_kinds[value] not in ENFORCEMENT_KINDS:
+                errors.setdefault(name, "须为行政执法部门或镇（街道、经济开发区）")
+            elif (picker.get("x-not-self") or prop.get("x-not-self")) and value == own_unit:
+                errors.setdefault(name, "不能选择本单位")
+            elif "x-unit-kinds" in prop and unit_kinds[value] not in prop["x-unit-kinds"]:
+                errors.setdefault(name, prop.get("x-message") or "不是可选的单位")
+    if errors:
+        labels = "、".join(_label(schema, k) for k in errors)
+        raise Invalid(f"表单有误：{labels}", errors)
+    return data
+
+
+def _unit_rules(schema: dict, data: dict):
+    """(field, subschema) for every property, and for the properties of each `then` whose `if` DATA meets."""
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict):
+            yield name, prop
+    for branch in schema.get("allOf") or []:
+        if isinstance(branch, dict) and "if" in branch and Draft202012Validator(branch["if"]).is_valid(data):
+            for name, prop in ((branch.get("then") or {}).get("properties") or {}).items():
+                if isinstance(prop, dict):
+                    yield name, prop

@@ -15,10 +15,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from runner.forms import validate_form
+from runner.forms import check_unit_roles, validate_form
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
 from runner.runtime import Runtime, active_definition, spec_for
-from runner.sync import SYSTEM, sync_instance
+from runner.sync import SYSTEM, Unstaffed, sync_instance
 
 _RETRIES = 3
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ def _user(s: Session, username: str) -> User:
 
 def _unit_codes(s: Session) -> set[str]:
     return set(s.scalars(select(Unit.code)))
+
+
+def _unit_kinds(s: Session) -> dict[str, str]:
+    return {code: kind for code, kind in s.execute(select(Unit.code, Unit.kind))}
 
 
 def record_denial(rt: Runtime, username: str, action: str, detail: str, now: datetime,
@@ -101,13 +105,27 @@ def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
     return s.get(ProcessInstance, instance_id, populate_existing=True)
 
 
+def _telling_admin(rt: Runtime, username: str, now: datetime, task_id: str | None, run):
+    """Run RUN; when its step would hand a task to nobody (no active account), the refusal is also written
+    to the audit log as a notice for administrators, in its own transaction (the step changed nothing)."""
+    try:
+        return run()
+    except Unstaffed as exc:
+        with rt.session() as s, s.begin():
+            row = s.get(HumanTask, task_id) if task_id else None
+            s.add(AuditEntry(at=now, actor=username, action="admin_notice", task_id=task_id,
+                             instance_id=row.instance_id if row else None, detail=exc.message))
+        raise
+
+
 # -- start -------------------------------------------------------------------------------------
 def start_process(rt: Runtime, username: str, process_key: str, data: dict, now: datetime,
                   uploads: Iterable[tuple[str, str]] = ()) -> int:
     """Start PROCESS_KEY as USERNAME with the start form DATA; return the new instance id.
 
     UPLOADS: the (sha256, name) files this submission carried, recorded as the new case's own."""
-    return _guard(lambda: _start(rt, username, process_key, copy.deepcopy(dict(data or {})), now, uploads))
+    return _telling_admin(rt, username, now, None, lambda: _guard(
+        lambda: _start(rt, username, process_key, copy.deepcopy(dict(data or {})), now, uploads)))
 
 
 def _start(rt, username, process_key, data, now, uploads=()) -> int:
@@ -123,6 +141,7 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
         schema = definition.forms.get(bundle.start_form) if bundle.start_form else {"type": "object",
                                                                                      "additionalProperties": False}
         validate_form(schema, data, _unit_codes(s), today=now, calendar=rt.calendar)
+        check_unit_roles(schema, data, _unit_kinds(s), user.unit_code)
         business_key = _next_business_key(s, bundle.properties.get("businessKeyPrefix", "LD"), now)
         local_now = now.astimezone(TZ)
         seed = {**data, "initiator": user.username, "initiator_unit": user.unit_code,
@@ -191,7 +210,7 @@ def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: dat
         return _complete(rt, username, str(task_id), copy.deepcopy(dict(data or {})), now, uploads,
                          raced=attempts["n"] > 1)
 
-    return _guard(run)
+    return _telling_admin(rt, username, now, str(task_id), lambda: _guard(run))
 
 
 def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False) -> int:
@@ -221,6 +240,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             if schema is None:
                 raise Invalid(f"流程图引用的表单 {row.form_file} 不存在")
             validate_form(schema, data, _unit_codes(s), today=now, context=inst.data_summary, calendar=rt.calendar)
+            check_unit_roles(schema, data, _unit_kinds(s), user.unit_code)
         elif data:
             raise Invalid("该任务没有表单，不应提交数据")
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from runner.engine import rule_ids
 from runner.errors import Invalid
-from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
+from runner.org import FIELDS, ROLES
 from runner.runtime import Runtime
 
 SYSTEM = "system"
@@ -35,7 +36,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     recorded = set(s.scalars(select(InstanceUnit.unit_code).where(InstanceUnit.instance_id == inst.id)))
     for code in sorted(units - recorded):
         s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
-    if engine.is_completed(wf) and inst.status != "completed":
+    if engine.is_completed(wf) and inst.status == "running":  # withdrawn/closed matters are ended by lifecycle
         inst.status = "completed"
         inst.ended_at = now
         ends = engine.reached_end_events(wf)
@@ -63,6 +64,7 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
             raise Invalid(f"流程图错误：任务 {task.element_id} 未指定办理单位或角色（unit/role）")
         unit = engine.evaluate(wf, task_id, props["unit"], now)
         field = engine.evaluate(wf, task_id, props["field"], now) if props.get("field") else None
+        _require_staff(s, task.name, str(unit), props["role"], field)
         late_unit = engine.evaluate(wf, task_id, props["lateUnit"], now) if props.get("lateUnit") else None
         due = None
         if props.get("due"):
@@ -85,6 +87,21 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
                              element_id=task.element_id,
                              detail=f"督办：{task.name}" + (f"（逾期单位 {late_unit}）" if late_unit else "")))
     return opened
+
+
+class Unstaffed(Invalid):
+    """A step would hand a task to a unit and role that no active account holds; an administrator is told."""
+
+
+def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> None:
+    """Refuse a step that hands a task to nobody: no active account of UNIT and ROLE (and FIELD for leaders)."""
+    users = s.scalars(select(User).where(User.unit_code == unit, User.role == role, User.active.is_(True)))
+    if any(field is None or str(field) in (u.fields or []) for u in users):
+        return
+    unit_name = s.scalar(select(Unit.name).where(Unit.code == unit)) or "未登记的单位"
+    field_text = f"（{FIELDS.get(str(field), '未登记的领域')}）" if field else ""
+    raise Unstaffed(f"无法交办「{task_name}」：{unit_name}没有在岗的{ROLES.get(role, '相应')}{field_text}账号。"
+                    "已通知系统管理员，请开通账号后重试")
 
 
 def _sync_timers(s, inst, timers) -> None:

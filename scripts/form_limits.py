@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner.forms import iter_fields, limit_problems  # noqa: E402
+from runner.forms import UNIT_PICKERS, iter_fields, limit_problems  # noqa: E402
 
 TITLE_KEYS = ("title",)
 SHORT_HINTS = ("number", "编号", "文号", "时间", "接听人")
@@ -40,7 +40,7 @@ def string_limit(path: str, node: dict) -> int:
         return 10
     if node.get("format") == "date-time":
         return 40
-    if node.get("x-options") == "units":
+    if node.get("x-options") in UNIT_PICKERS:
         return UNIT_CODE
     if node.get("x-widget") == "file":
         return FILE_VALUE
@@ -60,9 +60,9 @@ def string_limit(path: str, node: dict) -> int:
 def array_limit(node: dict) -> int:
     items = node.get("items") or {}
     choices = items.get("oneOf") or items.get("anyOf") or items.get("enum") or []
-    if choices and items.get("x-options") != "units":
+    if choices and items.get("x-options") not in UNIT_PICKERS:
         return len(choices)
-    if items.get("x-options") == "units":
+    if items.get("x-options") in UNIT_PICKERS:
         return LIST_OF_UNITS
     return LIST_OF_ROWS
 

@@ -15,6 +15,7 @@ from flask_login import login_required, logout_user
 from flask_wtf.csrf import generate_csrf
 
 from runner.calendar import TZ
+from runner.lifecycle import close_instance, withdraw_instance
 from runner.queries import (
     first_task_for,
     history,
@@ -180,3 +181,19 @@ def start(key: str):
 @login_required
 def instance(instance_id: int):
     return jsonify(jsonable(instance_summary(rt(), viewer(), instance_id, now())))
+
+
+@bp.post("/instances/<int:instance_id>/withdraw")
+@login_required
+def withdraw(instance_id: int):
+    instance_summary(rt(), viewer(), instance_id, now())
+    withdraw_instance(rt(), viewer().username, instance_id, str(body().get("reason") or ""), now())
+    return jsonify({"instance_id": instance_id, "status": "withdrawn"})
+
+
+@bp.post("/instances/<int:instance_id>/close")
+@login_required
+def close(instance_id: int):
+    instance_summary(rt(), viewer(), instance_id, now())
+    close_instance(rt(), viewer().username, instance_id, str(body().get("reason") or ""), now())
+    return jsonify({"instance_id": instance_id, "status": "closed"})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from runner.engine import rule_ids
+from runner.errors import Invalid
+from runner.lifecycle import close_instance, withdraw_instance
 from runner.queries import CaseFilters, Page, cases, instance_detail, instance_summary, procedure_names
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.readable import Readable
@@ -40,9 +43,39 @@ def show(instance_id: int):
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
     overlay = {"states": detail.element_states,
                "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules}}
+    me = viewer()
+    running = detail.status == "running"
+    may_withdraw = running and (me.username == detail.initiator
+                                or (me.role == "unit_head" and me.unit_code == detail.initiator_unit))
+    may_close = running and me.role == "supervision_officer"
     return render_template("instances/show.html", inst=detail, case_items=readable.items(detail.data),
                            other_items=readable.others(detail.data),
-                           overlay=overlay, people=detail.people, readable=readable, now=now())
+                           overlay=overlay, people=detail.people, readable=readable, now=now(),
+                           may_withdraw=may_withdraw, may_close=may_close)
+
+
+@bp.post("/instances/<int:instance_id>/withdraw")
+@login_required
+def withdraw(instance_id: int):
+    return _end_matter(instance_id, withdraw_instance, _("已撤回"))
+
+
+@bp.post("/instances/<int:instance_id>/close")
+@login_required
+def close(instance_id: int):
+    return _end_matter(instance_id, close_instance, _("已督查结案"))
+
+
+def _end_matter(instance_id: int, service, done: str):
+    """Withdraw or close with the reason typed on the case page; a refusal is shown there (422)."""
+    instance_summary(rt(), viewer(), instance_id, now())  # 404 for a case the viewer may not read
+    try:
+        service(rt(), viewer().username, instance_id, request.form.get("reason", ""), now())
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return show(instance_id), 422
+    flash(done, "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
 
 
 @bp.get("/instances/<int:instance_id>/files/<sha256>/<path:name>")

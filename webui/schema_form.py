@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.forms import applies, show_conditions
+from runner.forms import ENFORCEMENT_KINDS, applies, show_conditions
 
 # Readable labels for common enum codes when a schema gives none (oneOf/const/title is preferred).
 COMMON_OPTIONS = {
@@ -21,6 +21,7 @@ COMMON_OPTIONS = {
 }
 UNIT_GROUPS = (("department", "县直部门"), ("town", "镇"), ("street", "街道"), ("zone", "园区"),
                ("office", "县级机关"))
+UNIT_PICKERS = ("units", "enforcement_units")
 UPLOAD_VALUE = re.compile(r"^upload:[0-9a-f]{64}/[^/\\]{1,200}$")
 
 
@@ -101,7 +102,7 @@ def widget_of(prop: dict, required: bool = False) -> str:
         items = prop.get("items") or {}
         if _type(items) == "object":
             return "items"
-        if items.get("x-options") == "units":
+        if items.get("x-options") in UNIT_PICKERS:
             return "units"
         if options_of(items):
             return "multi"
@@ -114,7 +115,7 @@ def widget_of(prop: dict, required: bool = False) -> str:
         return "number"
     if hint in ("textarea", "date", "file"):
         return hint
-    if prop.get("x-options") == "units":
+    if prop.get("x-options") in UNIT_PICKERS:
         return "unit"
     if options_of(prop):
         return "radio" if len(options_of(prop)) <= 4 else "select"
@@ -125,6 +126,18 @@ def widget_of(prop: dict, required: bool = False) -> str:
     if (prop.get("maxLength") or 0) > 200:
         return "textarea"
     return "text"
+
+
+def picker_units(prop: dict, units, own_unit: str | None) -> list[tuple[str, str, str]]:
+    """The units a picker offers: only enforcement units for `enforcement_units`, never the user's own
+    unit for `x-not-self` (the server checks the same, runner.forms.check_unit_roles)."""
+    picker = prop if "x-options" in prop else (prop.get("items") or {})
+    out = list(units)
+    if picker.get("x-options") == "enforcement_units":
+        out = [u for u in out if u[2] in ENFORCEMENT_KINDS]
+    if picker.get("x-not-self") or prop.get("x-not-self"):
+        out = [u for u in out if u[0] != own_unit]
+    return out
 
 
 def unit_groups(units: list[tuple[str, str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -182,7 +195,7 @@ def _describe(schema: dict, tests: list[tuple[str, object]]) -> str:
 
 # -- building fields -------------------------------------------------------------------------
 def build_fields(schema: dict | None, data: dict | None, errors: dict[str, str] | None,
-                 units: list[tuple[str, str, str]], prefix: str = "") -> list[Field]:
+                 units: list[tuple[str, str, str]], prefix: str = "", own_unit: str | None = None) -> list[Field]:
     if not schema:
         return []
     data, errors = data or {}, errors or {}
@@ -208,7 +221,7 @@ def build_fields(schema: dict | None, data: dict | None, errors: dict[str, str] 
         elif widget == "multi":
             f.options = options_of(prop.get("items") or {})
         elif widget in ("unit", "units"):
-            f.groups = unit_groups(units)
+            f.groups = unit_groups(picker_units(prop, units, own_unit))
         elif widget == "number":
             f.input_type = "number"
         elif widget == "items":

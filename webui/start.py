@@ -25,7 +25,7 @@ def index():
 def render_start(proc: Procedure, data: dict, errors: dict | None = None, message: str | None = None,
                  status: int = 200, add: str | None = None):
     unit_list = units_by_kind(rt())
-    fields = build_fields(proc.schema, data, errors, unit_list)
+    fields = build_fields(proc.schema, data, errors, unit_list, own_unit=viewer().unit_code)
     if add:
         add_row(fields, add, proc.schema or {}, unit_list)
     return render_template("start/form.html", proc=proc, fields=fields, errors=errors or {},

@@ -35,7 +35,7 @@ def prefill(schema: dict | None, data: dict) -> dict:
 def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, message: str | None = None,
                 status: int = 200, add: str | None = None):
     unit_list = units_by_kind(rt())
-    fields = build_fields(detail.schema, data, errors, unit_list)
+    fields = build_fields(detail.schema, data, errors, unit_list, own_unit=viewer().unit_code)
     if add:
         add_row(fields, add, detail.schema or {}, unit_list)
     readable = Readable(detail.forms, units(), detail.people, detail.variables)

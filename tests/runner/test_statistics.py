@@ -44,7 +44,7 @@ def start_and_approve(rt, when: datetime, participants: list[str], time_limit: s
         "basic_facts": "无证经营 5 家", "necessity": "多部门职责", "tasks": "查处",
         "lead_department": "market_regulation", "participant_units": participants, "duties_division": "各司其职",
         "time_limit": time_limit,
-        "safeguards": "抽调人员", "scope": "p4a", "area": "南麻街道", "fields": ["market"], "s5_acknowledged": True,
+        "safeguards": "抽调人员", "extent": "area", "area": "南麻街道", "fields": ["market"], "s5_acknowledged": True,
     }, when)
     for unit in participants:
         act(rt, iid, "collect_opinions", f"{unit}.officer", {"opinion": {"stance": "agree"}}, when, unit)
