@@ -210,8 +210,9 @@ def delegate_task(rt: Runtime, username: str, task_id: str, to_username: str, no
                          detail=f"将「{row.name}」转办给 {target.username}"))
 
 
-def reassign_task(rt: Runtime, username: str, task_id: str, to_username: str, now: datetime) -> None:
-    """As the head of the task's unit, hand open task TASK_ID to TO_USERNAME, a colleague of the unit."""
+def reassign_task(rt: Runtime, username: str, task_id: str, to_username: str, now: datetime) -> str:
+    """As the head of the task's unit, hand open task TASK_ID to TO_USERNAME, a colleague of the unit; return
+    the colleague's display name and unit, for the confirmation."""
     with rt.session() as s, s.begin():
         head = _user(s, username)
         row = s.get(HumanTask, str(task_id))
@@ -230,10 +231,11 @@ def reassign_task(rt: Runtime, username: str, task_id: str, to_username: str, no
             raise Invalid(message, {"to": message})
         previous = s.scalars(select(User).where(User.username == row.assignee)).first() if row.assignee else None
         row.assignee = target.username
-        before = f"（原由 {previous.display_name} 签收）" if previous else "（原待签收）"
+        who = f"{target.display_name}（{target.unit.name}）"
+        before = f"，原由 {previous.display_name} 签收" if previous else "，原为待签收"
         s.add(AuditEntry(at=now, actor=head.username, action="reassign", instance_id=row.instance_id,
-                         task_id=row.id, element_id=row.element_id,
-                         detail=f"将「{row.name}」改派给 {target.unit.name} {target.display_name}{before}"))
+                         task_id=row.id, element_id=row.element_id, detail=f"将「{row.name}」改派给 {who}{before}"))
+        return who
 
 
 def _open_task_for(rt, s, username, task_id, now, action):
