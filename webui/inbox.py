@@ -1,4 +1,5 @@
-"""The task inbox (home page), claim / release / delegate, and the user's own history."""
+"""The task inbox (home page) and a unit head's view of the unit's tasks, claim / release / delegate / reassign, and
+the user's own history."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from runner.access import ADMIN_ROLES, is_admin  # noqa: F401  (ADMIN_ROLES kept importable from here)
+from runner.access import is_admin
 from runner.calendar import local_date
 from runner.errors import DomainError
 from runner.queries import SCOPES, STATUSES, InboxFilters, colleagues, history, inbox, notified_cases, unit_work

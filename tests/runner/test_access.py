@@ -182,3 +182,15 @@ def test_officer_inbox_leaves_out_the_head_task_of_the_same_unit(mini_rt):
     head = find_viewer(mini_rt, "market_regulation.head")
     assert task_id not in {r.id for r in inbox(mini_rt, officer, InboxFilters(), T0).rows}
     assert task_id in {r.id for r in inbox(mini_rt, head, InboxFilters(), T0).rows}
+
+
+def test_the_read_side_takes_its_rules_from_access_not_from_the_write_side():
+    import ast
+
+    from runner.config import ROOT
+
+    for path in sorted((ROOT / "runner" / "queries").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "runner.services" not in imported, path.name
