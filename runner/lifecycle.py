@@ -9,10 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from runner.access import deny
 from runner.errors import Conflict, Invalid, NotFound
 from runner.models import AuditEntry, HumanTask, ProcessInstance
 from runner.runtime import Runtime, spec_for
-from runner.services import _guard, _user, deny
+from runner.services import _guard, _user
 from runner.sync import sync_instance
 
 WITHDRAWN, CLOSED = "withdrawn", "closed"

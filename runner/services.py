@@ -12,6 +12,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from runner.access import (
+    can_act,
+    check_effective,
+    deny,
+    is_head,
+    may_reassign_to,
+    may_start,
+    oversees,
+    record_denial,
+)
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -37,30 +47,6 @@ def _unit_codes(s: Session) -> set[str]:
 
 def _unit_kinds(s: Session) -> dict[str, str]:
     return {code: kind for code, kind in s.execute(select(Unit.code, Unit.kind))}
-
-
-def record_denial(rt: Runtime, username: str, action: str, detail: str, now: datetime,
-                  instance_id: int | None = None, task_id: str | None = None) -> None:
-    """Write a denied attempt to the audit log in its own transaction (the action itself changed nothing)."""
-    with rt.session() as s, s.begin():
-        s.add(AuditEntry(at=now, actor=username, action="denied", instance_id=instance_id, task_id=task_id,
-                         detail=f"{action}：{detail}"))
-
-
-def deny(rt, username, action, message, now, instance_id=None, task_id=None) -> Forbidden:
-    """Audit a refused attempt and return the Forbidden error to raise."""
-    record_denial(rt, username, action, message, now, instance_id, task_id)
-    return Forbidden(message)
-
-
-def can_act(user, row: HumanTask) -> bool:
-    """Whether USER (a User or a read-side Viewer) may act on task ROW: its assignee if it has one,
-    else anyone of the task's unit and role (and, for a leader in charge, of the task's field)."""
-    if row.assignee:
-        return row.assignee == user.username
-    if user.unit_code != row.unit_code or user.role != row.role:
-        return False
-    return row.field is None or row.field in (user.fields or [])
 
 
 def _guard(run):
@@ -166,24 +152,6 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
         sync_instance(rt, s, inst, wf, now)
         _record_uploads(s, inst.id, None, user.username, uploads, now)
         return inst.id
-
-
-def may_start(bundle, user: User) -> bool:
-    roles = [r.strip() for r in bundle.start_properties.get("starterRoles", "").split(",") if r.strip()]
-    kinds = [k.strip() for k in bundle.start_properties.get("starterUnitKinds", "").split(",") if k.strip()]
-    if not roles:
-        return False
-    return user.role in roles and (not kinds or user.unit.kind in kinds)
-
-
-def check_effective(definition, now: datetime) -> None:
-    """Refuse to start under a definition outside its policy's validity window (V1)."""
-    today = now.astimezone(TZ).date().isoformat()
-    if definition.effective_from and today < definition.effective_from:
-        raise Invalid(f"「{definition.name}」依据的政策自 {definition.effective_from} 起施行，尚不能发起")
-    if definition.effective_to and today > definition.effective_to:
-        raise Invalid(f"「{definition.name}」依据的政策已于 {definition.effective_to} 失效（V1）；"
-                      "须由法制审核人员启用依据新政策的流程版本后才能发起新的事项，已发起的事项可继续办理")
 
 
 def _next_business_key(s: Session, prefix: str, now: datetime) -> str:
@@ -320,6 +288,34 @@ def delegate_task(rt: Runtime, username: str, task_id: str, to_username: str, no
         s.add(AuditEntry(at=now, actor=user.username, action="delegate", instance_id=row.instance_id,
                          task_id=row.id, element_id=row.element_id,
                          detail=f"将「{row.name}」转办给 {target.username}"))
+
+
+def reassign_task(rt: Runtime, username: str, task_id: str, to_username: str, now: datetime) -> str:
+    """As the head of the task's unit, hand open task TASK_ID to TO_USERNAME, a colleague of the unit; return
+    the colleague's display name and unit, for the confirmation."""
+    with rt.session() as s, s.begin():
+        head = _user(s, username)
+        row = s.get(HumanTask, str(task_id))
+        if row is None:
+            raise NotFound("任务不存在")
+        if not oversees(head, row):
+            why = "任务已结束" if row.status != "open" and is_head(head) else "只有本单位负责人可以改派本单位的任务"
+            raise deny(rt, username, "reassign", f"{head.display_name} 无权改派任务「{row.name}」（{why}）", now,
+                       row.instance_id, row.id)
+        target = s.scalars(select(User).where(User.username == to_username)).first()
+        if target is None or not may_reassign_to(head, target):
+            message = "只能改派给本单位在职的同事"
+            raise Invalid(message, {"to": message})
+        if row.assignee == target.username:
+            message = f"任务已由 {target.display_name} 办理，无需改派"
+            raise Invalid(message, {"to": message})
+        previous = s.scalars(select(User).where(User.username == row.assignee)).first() if row.assignee else None
+        row.assignee = target.username
+        who = f"{target.display_name}（{target.unit.name}）"
+        before = f"，原由 {previous.display_name} 签收" if previous else "，原为待签收"
+        s.add(AuditEntry(at=now, actor=head.username, action="reassign", instance_id=row.instance_id,
+                         task_id=row.id, element_id=row.element_id, detail=f"将「{row.name}」改派给 {who}{before}"))
+        return who
 
 
 def _open_task_for(rt, s, username, task_id, now, action):

@@ -10,10 +10,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from runner.access import check_effective, may_start_sql
 from runner.errors import DomainError
 from runner.models import ProcessInstance, Unit, User
 from runner.runtime import Runtime, active_definition
-from runner.services import check_effective, start_process
+from runner.services import start_process
 
 
 def is_standing(bundle) -> bool:
@@ -53,12 +54,6 @@ def _in_window(definition, now: datetime) -> bool:
 
 
 def _default_starter(s, bundle) -> str | None:
-    roles = [r.strip() for r in bundle.start_properties.get("starterRoles", "").split(",") if r.strip()]
-    kinds = [k.strip() for k in bundle.start_properties.get("starterUnitKinds", "").split(",") if k.strip()]
-    if not roles:
-        return None
     query = select(User.username).join(Unit, User.unit_code == Unit.code).where(
-        User.active.is_(True), User.role.in_(roles))
-    if kinds:
-        query = query.where(Unit.kind.in_(kinds))
+        User.active.is_(True), *may_start_sql(bundle))
     return s.scalars(query.order_by(User.username).limit(1)).first()

@@ -24,11 +24,12 @@ from runner.queries import (
     procedure,
     startable,
     task_detail,
+    unit_work,
 )
-from runner.services import claim_task, complete_task, delegate_task, release_task, start_process
+from runner.services import claim_task, complete_task, delegate_task, reassign_task, release_task, start_process
 from webui.auth import attempt_login, start_session
 from webui.errors import error_response
-from webui.inbox import PER_PAGE, filters_from, page_arg
+from webui.inbox import PER_PAGE, filters_from, page_arg, scope_from
 from webui.web import now, rt, viewer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -106,8 +107,20 @@ def me():
 @login_required
 def my_tasks():
     filters = filters_from(request.args)
+    filters.scope = scope_from(request.args)
+    if filters.scope == "unit":
+        return _unit_tasks(filters)
     page = inbox(rt(), viewer(), filters, now())
     return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
+
+
+def _unit_tasks(filters):
+    """A unit head's view: every open task of the unit, who holds it (by name) and how many are late."""
+    work = unit_work(rt(), viewer(), filters, now())
+    tasks = [{**jsonable(r), "assignee_name": work.people.get(r.assignee) if r.assignee else None}
+             for r in work.page.rows]
+    return jsonify({"tasks": tasks, "total": work.page.total, "page": work.page.page, "pages": work.page.pages,
+                    "overdue": work.overdue})
 
 
 @bp.get("/history")
@@ -157,6 +170,14 @@ def delegate(task_id: str):
     data = body()
     delegate_task(rt(), viewer().username, task_id[:36], str(data.get("to") or "")[:64], now())
     return jsonify({"ok": True})
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    data = body()
+    who = reassign_task(rt(), viewer().username, task_id[:36], str(data.get("to") or "")[:64], now())
+    return jsonify({"ok": True, "assignee": who})
 
 
 @bp.get("/processes")

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user, user_logged_out
 
+from runner.access import record_denial
 from runner.accounts import end_session, open_session, session_viewer
 from runner.queries import Viewer, authenticate
-from runner.services import record_denial
 from webui.errors import error_response
 from webui.throttle import Limit, claim, forget, forget_old, give_back, retry_when_busy
 from webui.web import LOCALES, now, rt, safe_next

@@ -1,4 +1,5 @@
-"""The task inbox (home page), claim / release / delegate, and the user's own history."""
+"""The task inbox (home page) and a unit head's view of the unit's tasks, claim / release / delegate / reassign, and
+the user's own history."""
 
 from __future__ import annotations
 
@@ -6,15 +7,27 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from runner.access import is_admin
 from runner.calendar import local_date
-from runner.queries import STATUSES, InboxFilters, Page, colleagues, history, inbox, notified_cases, procedure_names
-from runner.services import claim_task, delegate_task, release_task
+from runner.errors import DomainError
+from runner.queries import (
+    SCOPES,
+    STATUSES,
+    InboxFilters,
+    Page,
+    colleagues,
+    history,
+    inbox,
+    notified_cases,
+    procedure_names,
+    unit_work,
+)
+from runner.services import claim_task, delegate_task, reassign_task, release_task
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.web import now, rt, safe_next, viewer
 
 bp = Blueprint("inbox", __name__)
 PER_PAGE = 20
-ADMIN_ROLES = ("admin", "legal_staff")  # who can load the next year's holiday schedule
 
 
 def parse_filters(args) -> tuple[InboxFilters, dict[str, str]]:
@@ -45,17 +58,36 @@ def page_arg(args) -> int:
     return page
 
 
+def scope_from(args) -> str:
+    """The inbox's scope: "" (the viewer's own tasks) or "unit" (a unit head's view); anything else is a 400."""
+    scope = args.get("scope") or ""
+    if scope and scope not in SCOPES:
+        raise DomainError(_("查看范围的取值无效"), {"scope": _("查看范围的取值无效")})  # 400
+    return scope
+
+
 @bp.get("/")
 @login_required
 def index():
     filters, errors = parse_filters(request.args)
+    filters.scope = scope_from(request.args)
+    if filters.scope == "unit" and not errors:
+        return _unit_view(filters)
     # refused filters show no rows (not every row, as if they had been ignored) and the error beside them
     page = Page([], 0, 1, filters.per_page) if errors else inbox(rt(), viewer(), filters, now())
-    warning = rt().calendar.coverage_warning(local_date(now())) if viewer().role in ADMIN_ROLES else None
+    warning = rt().calendar.coverage_warning(local_date(now())) if is_admin(viewer()) else None
     return render_template("inbox/index.html", page=page, filters=filters, statuses=STATUSES,
                            colleagues=colleagues(rt(), viewer()), notified=notified_cases(rt(), viewer()), now=now(),
                            calendar_warning=warning, filter_errors=errors,
                            filter_message=bad_query(errors).message if errors else None), 400 if errors else 200
+
+
+def _unit_view(filters: InboxFilters):
+    work = unit_work(rt(), viewer(), filters, now())
+    members = [(viewer().username, viewer().display_name), *colleagues(rt(), viewer())]
+    return render_template("inbox/index.html", page=work.page, filters=filters, statuses=STATUSES,
+                           unit_view=work, members=members, colleagues=[], notified=[], now=now(),
+                           calendar_warning=None)
 
 
 @bp.get("/history")
@@ -91,4 +123,13 @@ def delegate(task_id: str):
     target = (request.form.get("to") or "").strip()[:64]
     delegate_task(rt(), viewer().username, task_id[:36], target, now())
     flash(_("已转办给 %(who)s", who=target), "success")
+    return _back()
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    target = (request.form.get("to") or "").strip()[:64]
+    who = reassign_task(rt(), viewer().username, task_id[:36], target, now())
+    flash(_("已改派给 %(who)s", who=who), "success")
     return _back()

@@ -7,11 +7,11 @@ audit log (record_denial) before Forbidden is raised, like the write-side servic
 The package is split by concern; every public name is re-exported here, so `from runner.queries import X`
 keeps working:
 
-- viewer: Viewer, sign-in, may_read / can_act and the audited refusal (_deny)
+- viewer: Viewer, sign-in, and the audited refusal (_deny); the access rules themselves are in runner.access
 - directory: unit names, units by kind, colleagues
 - workdays: working days left until a deadline
 - rows: TaskRow, Page and the shared row/search helpers
-- worklist: the inbox (filters and statements) and the history
+- worklist: the inbox (filters and statements), a unit head's view of the unit's work, and the history
 - tasks: one task's detail, clauses, variable labels
 - instances: one instance (detail, summary), the case list, notified cases, first_task_for
 - start: startable procedures, one procedure, process documentation
@@ -35,17 +35,21 @@ from runner.queries.tasks import TaskDetail, clauses, task_detail, variable_labe
 from runner.queries.viewer import READ_ALL_UNITS, Viewer, authenticate, can_act, find_viewer, may_read
 from runner.queries.workdays import days_left
 from runner.queries.worklist import (
+    SCOPES,
     STATUSES,
     InboxFilters,
+    UnitWork,
     history,
     inbox,
     inbox_conditions,
     inbox_count_statement,
     inbox_statement,
+    unit_work,
 )
 
 __all__ = [
     "READ_ALL_UNITS",
+    "SCOPES",
     "STATUSES",
     "CaseFilters",
     "CaseRow",
@@ -55,6 +59,7 @@ __all__ = [
     "Procedure",
     "TaskDetail",
     "TaskRow",
+    "UnitWork",
     "Viewer",
     "authenticate",
     "can_act",
@@ -80,6 +85,7 @@ __all__ = [
     "startable",
     "task_detail",
     "unit_names",
+    "unit_work",
     "units_by_kind",
     "variable_labels",
 ]

@@ -8,12 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from runner.access import can_act, may_read, may_read_sql
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.queries.rows import Page, TaskRow, _task_row, search_condition
 from runner.queries.start import process_documentation
 from runner.queries.tasks import data_labels
-from runner.queries.viewer import Viewer, _deny, can_act, may_read
+from runner.queries.viewer import Viewer, _deny
 from runner.runtime import Runtime, spec_for
 
 NOT_YOURS = "您无权查看该案件"
@@ -141,7 +142,7 @@ def _participates(unit_code: str):
 
 
 def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:
-    conds = [] if viewer.reads_everything else [_participates(viewer.unit_code)]
+    conds = may_read_sql(viewer)
     if filters.process_key:
         conds.append(ProcessInstance.process_key == filters.process_key)
     if filters.status in ("running", "completed"):

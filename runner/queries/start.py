@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
-from sqlalchemy import select
 
+from runner.access import check_effective, may_start
 from runner.errors import DomainError, NotFound
-from runner.models import ProcessDefinition, User
+from runner.models import ProcessDefinition
 from runner.queries.viewer import Viewer, _deny
 from runner.runtime import Runtime, active_definition
-from runner.services import check_effective, may_start
 
 
 @dataclass
@@ -37,10 +36,9 @@ def startable(rt: Runtime, viewer: Viewer, now: datetime) -> list[Procedure]:
     """Procedures the viewer's role and unit kind may start, each with its validity window."""
     out = []
     with rt.session() as s:
-        user = s.scalars(select(User).where(User.username == viewer.username)).first()
         for key, bundle in sorted(rt.bundles.items()):
             definition = active_definition(s, key)
-            if definition is None or user is None or not may_start(bundle, user):
+            if definition is None or not may_start(bundle, viewer):
                 continue
             out.append(_procedure(bundle, definition, now))
     return out
@@ -53,8 +51,7 @@ def procedure(rt: Runtime, viewer: Viewer, key: str, now: datetime) -> Procedure
         definition = active_definition(s, key) if bundle else None
         if definition is None:
             raise NotFound(f"没有名为 {key} 的流程")
-        user = s.scalars(select(User).where(User.username == viewer.username)).first()
-        if user is None or not may_start(bundle, user):
+        if not may_start(bundle, viewer):
             raise _deny(rt, viewer, "start", f"{viewer.display_name} 无权发起「{bundle.name}」", now)
         return _procedure(bundle, definition, now)
 

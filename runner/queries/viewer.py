@@ -1,4 +1,4 @@
-"""Who is reading: the signed-in user as a Viewer, sign-in, and what the viewer may read or act on.
+"""Who is reading: the signed-in user as a Viewer, and sign-in. The access rules live in runner.access.
 
 A refused read is written to the audit log (record_denial) before Forbidden is raised, like the
 write-side services do.
@@ -12,14 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from runner.access import READ_ALL_UNITS, can_act, deny, is_head, may_read, reads_everything  # noqa: F401
 from runner.errors import Forbidden
 from runner.models import User
 from runner.passwords import hash_password, verify_password
 from runner.runtime import Runtime
-from runner.services import can_act, deny  # noqa: F401  (can_act is part of this module's API)
-
-# Units that follow up on every instance (S3): they may read all of them.
-READ_ALL_UNITS = frozenset({"supervision_office", "justice_bureau"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,11 @@ class Viewer:
 
     @property
     def reads_everything(self) -> bool:
-        return self.unit_code in READ_ALL_UNITS
+        return reads_everything(self)
+
+    @property
+    def is_head(self) -> bool:
+        return is_head(self)
 
 
 def _viewer(user: User) -> Viewer:
@@ -63,10 +64,6 @@ def authenticate(rt: Runtime, username: str, password: str) -> Viewer | None:
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password("not-a-real-password")
-
-
-def may_read(viewer: Viewer, units: list[str] | None) -> bool:
-    return viewer.reads_everything or viewer.unit_code in (units or [])
 
 
 def _deny(rt: Runtime, viewer: Viewer, action: str, message: str, now: datetime,

@@ -5,19 +5,21 @@ Both read the human task table through its indexes and never deserialize a workf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, or_, select, union_all
+from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.orm import aliased
 
+from runner.access import is_head, oversees_sql, worklist_branches
 from runner.calendar import TZ
-from runner.models import HumanTask, Unit
+from runner.models import HumanTask, Unit, User
 from runner.queries.rows import Page, _task_row, search_condition
-from runner.queries.viewer import Viewer
+from runner.queries.viewer import Viewer, _deny
 from runner.runtime import Runtime
 
 STATUSES = ("unclaimed", "mine", "others", "overdue")
+SCOPES = ("unit",)  # besides the default, the viewer's own inbox: a unit head's view of the unit's open tasks
 
 
 @dataclass
@@ -29,19 +31,12 @@ class InboxFilters:
     q: str = ""
     page: int = 1
     per_page: int = 20
+    scope: str = ""           # "" (own inbox) | unit (a unit head: every open task of the unit)
 
 
 def _branches(viewer: Viewer) -> tuple[list, list]:
-    """The two ways a task reaches the inbox, each answerable from one index.
-
-    by_role: open tasks for the viewer's unit and role (and field) not claimed by somebody's else
-    (ix_human_tasks_inbox); mine: open tasks assigned or delegated to the viewer (ix_human_tasks_assignee).
-    A union of the two keeps each branch on its index, where one OR would scan every open task."""
-    by_role = [HumanTask.status == "open", HumanTask.unit_code == viewer.unit_code, HumanTask.role == viewer.role,
-               or_(HumanTask.field.is_(None), HumanTask.field.in_(viewer.fields or ("",))),
-               or_(HumanTask.assignee.is_(None), HumanTask.assignee != viewer.username)]
-    mine = [HumanTask.status == "open", HumanTask.assignee == viewer.username]
-    return by_role, mine
+    """The two ways a task reaches the viewer's own inbox (runner.access.worklist_branches)."""
+    return worklist_branches(viewer)
 
 
 def _local_midnight(day: date) -> datetime | None:
@@ -86,6 +81,8 @@ def inbox_conditions(viewer: Viewer, filters: InboxFilters, now: datetime) -> li
 
 def _inbox_union(viewer: Viewer, filters: InboxFilters, now: datetime):
     chosen = inbox_conditions(viewer, filters, now)
+    if filters.scope == "unit":
+        return select(HumanTask).where(*oversees_sql(viewer), *chosen).subquery()
     by_role, mine = _branches(viewer)
     return union_all(select(HumanTask).where(*by_role, *chosen), select(HumanTask).where(*mine, *chosen)).subquery()
 
@@ -103,12 +100,39 @@ def inbox_count_statement(viewer: Viewer, filters: InboxFilters, now: datetime):
 
 
 def inbox(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> Page:
-    """One page of the viewer's open tasks, earliest deadline first."""
+    """One page of the viewer's open tasks, earliest deadline first (a unit head's scope=unit: the unit's)."""
+    _check_scope(rt, viewer, filters, now)
     with rt.session() as s:
         total = s.scalar(inbox_count_statement(viewer, filters, now)) or 0
         rows = list(s.scalars(inbox_statement(viewer, filters, now)))
         names = dict(s.execute(select(Unit.code, Unit.name)).all())
     return Page([_task_row(rt, r, viewer, names, now) for r in rows], total, filters.page, filters.per_page)
+
+
+def _check_scope(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> None:
+    if filters.scope == "unit" and not is_head(viewer):
+        raise _deny(rt, viewer, "view", f"{viewer.display_name} 无权查看本单位全部待办（仅限单位负责人）", now)
+
+
+@dataclass
+class UnitWork:
+    """A unit head's view: one page of the unit's open tasks, how many of all of them are late, and the
+    display names of the people holding the tasks on the page."""
+
+    page: Page
+    overdue: int
+    people: dict[str, str]
+
+
+def unit_work(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> UnitWork:
+    """The unit's open tasks for its head (refused, audited, for anyone else)."""
+    page = inbox(rt, viewer, replace(filters, scope="unit"), now)
+    with rt.session() as s:
+        overdue = s.scalar(select(func.count()).select_from(HumanTask)
+                           .where(*oversees_sql(viewer), HumanTask.due_at < now)) or 0
+        holders = sorted({r.assignee for r in page.rows if r.assignee})
+        people = dict(s.execute(select(User.username, User.display_name).where(User.username.in_(holders))).all())
+    return UnitWork(page, overdue, people)
 
 
 def history(rt: Runtime, viewer: Viewer, page: int, per_page: int, now: datetime) -> Page:
