@@ -9,9 +9,17 @@ from runner.engine import rule_ids
 from runner.queries import CaseFilters, cases, instance_detail, instance_summary
 from webui.readable import Readable
 from webui.uploads import references, upload_path
-from webui.web import int_arg, now, rt, units, viewer
+from webui.web import int_arg, now, rt, select_locale, units, viewer
 
 bp = Blueprint("instances", __name__)
+
+
+@bp.app_context_processor
+def _rule_text():
+    def rule_text(rid: str, text: str) -> str:
+        """The Chinese restatement of a rule, or RULES.md's English one in the English locale."""
+        return rt().rules_en.get(rid, text) if select_locale().startswith("en") else text
+    return {"rule_text": rule_text}
 
 
 def case_filters(args) -> CaseFilters:
