@@ -239,7 +239,8 @@ def delegate_task(rt: Runtime, username: str, task_id: str, to_username: str, no
         row.assignee = target.username
         s.add(AuditEntry(at=now, actor=user.username, action="delegate", instance_id=row.instance_id,
                          task_id=row.id, element_id=row.element_id,
-                         detail=f"将「{row.name}」转办给 {target.username}"))
+                         detail=f"将「{row.name}」转办给 {target.display_name}（{s.get(Unit, target.unit_code).name}）"
+                         ))
 
 
 def _open_task_for(rt, s, username, task_id, now, action):

@@ -42,7 +42,8 @@ def show(instance_id: int):
     detail = instance_detail(rt(), viewer(), instance_id, now())
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
     overlay = {"states": detail.element_states,
-               "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules}}
+               "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules},
+               "timers": detail.timer_texts}
     return render_template("instances/show.html", inst=detail, case_items=readable.items(detail.data),
                            other_items=readable.others(detail.data),
                            overlay=overlay, people=detail.people, readable=readable, now=now())

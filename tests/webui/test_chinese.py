@@ -1,12 +1,18 @@
 """Everything a person reads is Chinese: restatements, history, diagram panel, engine errors."""
 
+import json
 import re
+from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 
+from runner.calendar import TZ
+from runner.models import AuditEntry
 from runner.org import DEMO_PASSWORD
+from runner.services import complete_task, delegate_task, fire_due_timers
 from tests.conftest import T0
-from tests.webui.conftest import SENDER, open_task, start_transfer
+from tests.webui.conftest import LETTER, RECEIVER, SENDER, open_task, start_transfer
 
 ENGLISH_WORD = re.compile(r"\b(?![FPSV]\d+[a-c]?\b)[A-Za-z_]{3,}\b")
 
@@ -49,3 +55,47 @@ def test_task_page_restatement_is_chinese_and_english_only_in_the_english_locale
     assert "通报之日起 3 个工作日内" in panel and "working days" not in panel and "RULES.md" not in panel
     b.post("/lang", {"lang": "en"})
     assert "3 working days from the day of" in b.get(f"/tasks/{task.id}").get_data(as_text=True)
+
+
+def _history(html: str) -> str:
+    part = html[html.index('<ol class="audit">'):html.index('id="data-title"')]
+    return re.sub(r"<[^>]+>", " ", part.replace(part[part.rindex("<section"):], ""))  # text only
+
+
+def test_history_names_units_elements_and_people_not_codes(rt, browser, clock):
+    iid = start_transfer(rt, T0, upto="letter")
+    delegate_task(rt, SENDER, open_task(rt, iid, "send_letter").id, "market_regulation.head", T0)
+    clock.set(datetime(2026, 3, 9, 9, tzinfo=TZ))
+    fire_due_timers(rt, clock.now)  # the letter is late: a supervision task naming the late unit
+    complete_task(rt, "market_regulation.head", open_task(rt, iid, "send_letter").id, LETTER, clock.now)
+    complete_task(rt, RECEIVER, open_task(rt, iid, "review_transfer").id, {"review_decision": "accept"}, clock.now)
+    complete_task(rt, "supervision.officer", open_task(rt, iid, "supervise_letter").id,
+                  {"supervision_measure": "phone", "supervision_opinion": "已补发"}, clock.now)
+    with rt.session() as s:
+        details = " ".join(s.scalars(select(AuditEntry.detail).where(AuditEntry.instance_id == iid)))
+    assert "逾期单位：县市场监管局" in details and "转办给 县市场监管局·单位负责人（县市场监管局）" in details
+    assert "流程结束：" in details and "end_accepted" not in details and "market_regulation" not in details
+    history = _history(browser(SENDER).get(f"/instances/{iid}").get_data(as_text=True))
+    assert "逾期单位：县市场监管局" in history and "流程结束：" in history
+    assert ENGLISH_WORD.findall(re.sub(r"\b[A-Z]+-\d[\d-]*", "", history)) == []  # case numbers allowed
+
+
+def test_history_written_with_codes_is_shown_with_names(rt, browser):
+    iid = start_transfer(rt, T0, upto="letter")
+    with rt.session() as s, s.begin():
+        s.add(AuditEntry(at=T0, actor="system", action="end", instance_id=iid,
+                         detail="流程结束：end_accepted；逾期单位 market_regulation；已转办给 market_regulation.head"))
+    history = _history(browser(SENDER).get(f"/instances/{iid}").get_data(as_text=True))
+    assert "流程结束：接收单位已受理" in history or "流程结束：已受理" in history, history
+    assert "逾期单位 县市场监管局" in history and "已转办给 县市场监管局·单位负责人（县市场监管局）" in history
+    assert "market_regulation" not in history and "end_accepted" not in history
+
+
+def test_diagram_panel_reads_timers_in_chinese(rt, browser):
+    iid = start_transfer(rt, T0, upto="letter")
+    html = browser(SENDER).get(f"/instances/{iid}").get_data(as_text=True)
+    payload = json.loads(re.search(r'id="diagram-data">(.*?)</script>', html, re.S).group(1))
+    assert payload["timers"]["letter_overdue"] == "通报之日起 3 个工作日"
+    assert payload["timers"]["onsite_overdue"] == "2 小时内"
+    docs = re.findall(r"<bpmn:documentation>(.*?)</bpmn:documentation>", payload["xml"], re.S)
+    assert [w for d in docs for w in ENGLISH_WORD.findall(d)] == []
