@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from runner.calendar import TZ, CalendarError
-from runner.engine import EngineError, session_bound
+from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from runner.forms import validate_form
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, User
@@ -63,6 +63,8 @@ def _guard(run):
         except StaleDataError as exc:
             if attempt == _RETRIES - 1:
                 raise Conflict("该案件刚被他人更新，请刷新后重试") from exc
+        except FieldRefused as exc:  # a diagram's check on one field: the message goes beside that field
+            raise Invalid(exc.message, {exc.field: exc.message}) from exc
         except (EngineError, CalendarError) as exc:
             raise Invalid(str(exc)) from exc
     raise AssertionError("unreachable")

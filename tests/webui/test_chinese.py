@@ -10,8 +10,8 @@ from sqlalchemy import select
 from runner.calendar import TZ
 from runner.models import AuditEntry
 from runner.org import DEMO_PASSWORD
-from runner.services import complete_task, delegate_task, fire_due_timers
-from tests.conftest import T0
+from runner.services import complete_task, delegate_task, fire_due_timers, start_process
+from tests.conftest import T0, snapshot
 from tests.webui.conftest import LETTER, RECEIVER, SENDER, open_task, start_transfer
 
 ENGLISH_WORD = re.compile(r"\b(?![FPSV]\d+[a-c]?\b)[A-Za-z_]{3,}\b")
@@ -99,3 +99,67 @@ def test_diagram_panel_reads_timers_in_chinese(rt, browser):
     assert payload["timers"]["onsite_overdue"] == "2 小时内"
     docs = re.findall(r"<bpmn:documentation>(.*?)</bpmn:documentation>", payload["xml"], re.S)
     assert [w for d in docs for w in ENGLISH_WORD.findall(d)] == []
+
+
+JOINT = {"title": "历山街道网吧整治", "initiation": "unit_initiated", "linkage_type": "joint",
+         "joint_grounds": ["multiple_agencies"], "grounds_explanation": "涉及文化市场和消防安全",
+         "summary": "网吧接纳未成年人"}
+PLAN = {"basic_facts": "5 家网吧接纳未成年人", "necessity": "需消防、公安配合", "tasks": "查处并整改",
+        "lead_department": "culture_tourism", "participant_units": ["fire_rescue", "culture_tourism"],
+        "duties_division": "文旅局查处；消防检查", "time_limit": "2026-03-27", "safeguards": "抽调执法人员 8 名",
+        "scope": "p4a", "area": "历山街道", "fields": ["culture"], "s5_acknowledged": True}
+LEAD = "culture_tourism.officer"
+SELF_PARTICIPANT = "参与配合部门不应包含牵头单位本身（P2）"
+
+
+def _draft_plan(rt):
+    iid = start_process(rt, LEAD, "joint_enforcement", JOINT, T0)
+    return open_task(rt, iid, "draft_plan")
+
+
+def test_a_diagram_check_comes_back_in_the_api_as_a_field_error(rt, api):
+    task = _draft_plan(rt)
+    before = snapshot(rt)
+    resp = api(LEAD).post(f"/api/tasks/{task.id}/complete", PLAN)
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert body["fields"] == {"participant_units": SELF_PARTICIPANT}, body
+    assert "Error" not in body["error"] and "流程执行出错" not in body["error"]
+    assert snapshot(rt) == before
+
+
+def test_a_diagram_check_is_shown_beside_its_field_on_the_form(rt, browser):
+    task = _draft_plan(rt)
+    b = browser(LEAD)
+    form = {k: v for k, v in PLAN.items() if not isinstance(v, (list, bool))}
+    form.update({"participant_units": PLAN["participant_units"], "fields": ["culture"], "s5_acknowledged": "true"})
+    before = snapshot(rt)
+    resp = b.post(f"/tasks/{task.id}", form)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422, html[:2000]
+    assert snapshot(rt) == before
+    assert "ValueError" not in html and "流程执行出错" not in html
+    field_block = re.search(r'id="f-participant_units".*?(?=<div class="field|</fieldset>)', html, re.S)
+    assert field_block and SELF_PARTICIPANT in field_block.group(0), html[html.find("participant_units") - 500:][:3000]
+
+
+def _wrapped(original: Exception):
+    """ORIGINAL as SpiffWorkflow hands it on: raised inside a script, re-raised as its own exception."""
+    from SpiffWorkflow.exceptions import WorkflowException
+
+    try:
+        try:
+            raise original
+        except Exception:
+            raise WorkflowException(f"{type(original).__name__}:{original}") from None
+    except WorkflowException as exc:
+        return exc
+
+
+def test_an_unexpected_engine_error_is_chinese_without_the_class_name():
+    from runner.engine import _engine_error
+
+    err = str(_engine_error(_wrapped(KeyError("plan_round"))))
+    assert "KeyError" not in err and "plan_round" not in err and "请联系系统管理员" in err
+    err = str(_engine_error(_wrapped(ValueError("以下单位不是本事项的参与单位"))))
+    assert err == "流程执行出错：以下单位不是本事项的参与单位"
