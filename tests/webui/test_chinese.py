@@ -163,3 +163,16 @@ def test_an_unexpected_engine_error_is_chinese_without_the_class_name():
     assert "KeyError" not in err and "plan_round" not in err and "请联系系统管理员" in err
     err = str(_engine_error(_wrapped(ValueError("以下单位不是本事项的参与单位"))))
     assert err == "流程执行出错：以下单位不是本事项的参与单位"
+
+
+def test_init_db_summary_and_startup_message_are_chinese(settings):
+    from runner.runtime import make_runtime
+    from runner.setup import init_database, startup_message
+
+    summary = init_database(settings, demo=True, now=T0)
+    text = "\n".join(line for line in summary.splitlines() if not line.startswith("数据库："))
+    assert "演示案件：新建" in text and ENGLISH_WORD.findall(text) == [], text
+    message = startup_message(make_runtime(settings, create=False), "0.0.0.0", 5000)
+    assert "请用浏览器打开：http://127.0.0.1:5000/" in message
+    assert "market_regulation.officer" in message and "县市场监管局·执法人员" in message and "admin" in message
+    assert "密码均为 demo-liandong" in message
