@@ -34,6 +34,7 @@ def init_database(settings: Settings, demo: bool = False, now: datetime | None =
     warning = rt.calendar.coverage_warning(now.astimezone(TZ).date())
     if warning:
         lines.append("注意：" + warning)
+    rt.session_factory.kw["bind"].dispose()  # a one-off command: leave no open connection behind
     return "\n".join(lines)
 
 

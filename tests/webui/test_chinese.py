@@ -172,7 +172,11 @@ def test_init_db_summary_and_startup_message_are_chinese(settings):
     summary = init_database(settings, demo=True, now=T0)
     text = "\n".join(line for line in summary.splitlines() if not line.startswith("数据库："))
     assert "演示案件：新建" in text and ENGLISH_WORD.findall(text) == [], text
-    message = startup_message(make_runtime(settings, create=False), "0.0.0.0", 5000)
+    rt = make_runtime(settings, create=False)
+    try:
+        message = startup_message(rt, "0.0.0.0", 5000)
+    finally:
+        rt.session_factory.kw["bind"].dispose()
     assert "请用浏览器打开：http://127.0.0.1:5000/" in message
     assert "market_regulation.officer" in message and "县市场监管局·执法人员" in message and "admin" in message
     assert "密码均为 demo-liandong" in message
