@@ -175,6 +175,9 @@ def _exists(rt: Runtime, plan: Plan) -> bool:
             ProcessInstance.started_at == when)) > 0
 
 
+STATE_WORDS = {"finished": "已办结", "waiting": "办理中", "overdue": "已逾期"}  # for the init-db summary
+
+
 def seed_demo_cases(rt: Runtime, now: datetime | None = None) -> str:
     """Seed demo cases in different states as of NOW (default: the wall clock); idempotent."""
     from runner.scheduler import wall_clock
@@ -206,7 +209,8 @@ def seed_demo_cases(rt: Runtime, now: datetime | None = None) -> str:
         except DomainError as exc:
             problems.append(f"{plan.title}：{exc.message}")
     _catch_up(rt, now)
-    states = "、".join(f"{p.title}（{p.state}）" for p in todo if p in [todo[i] for i in instance_of])
+    states = "、".join(f"{p.title}（{STATE_WORDS.get(p.state, p.state)}）"
+                      for p in todo if p in [todo[i] for i in instance_of])
     lines = [f"演示案件：新建 {len(instance_of)} 件" + (f"：{states}" if states else "（已存在，未重复创建）")]
     lines += [f"演示案件未能完整生成：{p}" for p in problems]
     return "\n".join(lines)

@@ -88,6 +88,15 @@ class EngineError(ValueError):
     """A workflow could not do what was asked; the message is meant for a person."""
 
 
+class FieldRefused(EngineError):
+    """A check in a diagram script refused one field's value (raised by the script function refuse())."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
 @dataclass
 class Problem:
     file: str
@@ -229,7 +238,12 @@ class Engine:
             call.__name__ = name
             return call
 
+        def refuse(field_name, message):
+            """Refuse the submitted value of FIELD_NAME with MESSAGE, shown beside that field."""
+            raise FieldRefused(str(field_name), str(message))
+
         return {
+            "refuse": refuse,
             "quarter_statistics": reader("quarter_statistics"),
             "open_task_units": reader("open_task_units"),
             "working_days_after": working_days_after,
@@ -311,7 +325,7 @@ class Engine:
                 wf.refresh_timers()
                 wf.do_engine_steps()
             except WorkflowException as exc:
-                raise _engine_error(exc, f"流程执行出错（{_task_name(exc)}）：") from exc
+                raise _engine_error(exc) from exc
 
     def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime,
                  owned: tuple[str, ...] | list[str] = ()) -> dict:
@@ -334,7 +348,7 @@ class Engine:
             try:
                 task.run()
             except WorkflowException as exc:
-                raise _engine_error(exc, f"流程执行出错（{_task_name(exc)}）：") from exc
+                raise _engine_error(exc) from exc
         own = {k: v for k, v in task.data.items() if k not in before or before[k] != v}
         self.advance(wf, now)
         return own
@@ -388,7 +402,10 @@ class Engine:
             try:
                 return self.script_engine.evaluate(task, expression)
             except WorkflowException as exc:
-                raise _engine_error(exc, f"表达式 {expression!r} 求值失败：") from exc
+                original = _original(exc)
+                if original is not None and _CJK.search(str(original)):  # e.g. the calendar's own message
+                    raise EngineError(str(original).strip().splitlines()[0]) from exc
+                raise EngineError("流程图中的期限或办理单位设置未能计算，请联系系统管理员") from exc
 
     @staticmethod
     def find_task(wf: BpmnWorkflow, task_id: str):
@@ -577,17 +594,45 @@ def _process_documentation(parser: SpiffBpmnParser, key: str) -> str:
     return "".join(found).strip()
 
 
-def _engine_error(exc: Exception, prefix: str) -> EngineError:
-    """The error to show for EXC: a calendar refusal raised inside an expression or script keeps its own
-    message (it names the year to load); anything else is PREFIX plus SpiffWorkflow's first line."""
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _original(exc: BaseException) -> BaseException | None:
+    """The exception a diagram's script or expression raised, under SpiffWorkflow's wrapper(s)."""
+    seen = set()
+    cur = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    while isinstance(cur, WorkflowException) and id(cur) not in seen:
+        seen.add(id(cur))
+        cur = getattr(cur, "exception", None) or cur.__cause__ or cur.__context__
+    return cur
+
+
+def _engine_error(exc: WorkflowException) -> EngineError:
+    """The error a person is shown for a failed step: a field refusal as it is; a check's own Chinese
+    message; anything else a Chinese sentence naming the step (never a Python class name)."""
+    original = _original(exc)
+    if isinstance(original, EngineError):
+        return original
+    calendar = _calendar_cause(exc)
+    if calendar is not None:  # names the year whose holiday schedule must be loaded
+        return EngineError(str(calendar))
+    step = _task_name(exc)
+    where = f"（{step}）" if step else ""
+    message = str(original or "").strip()
+    if original is not None and _CJK.search(message):
+        return EngineError(f"流程执行出错{where}：{message.splitlines()[0]}")
+    return EngineError(f"流程执行出错{where}：流程图中的处理步骤未能完成，请联系系统管理员")
+
+
+def _calendar_cause(exc: BaseException) -> CalendarError | None:
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, CalendarError):
-            return EngineError(str(cause))
+            return cause
         cause = cause.__cause__ or cause.__context__
-    return EngineError(prefix + _first_line(exc))
+    return None
 
 
 def _first_line(exc: Exception) -> str:

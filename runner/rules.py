@@ -1,4 +1,6 @@
-"""The policy rules (RULES.md) as id -> clause text, so the UI can show the clause beside a task."""
+"""The policy rules as id -> text, so the UI can show the clause beside a task: the original Chinese clause
+(clauses.zh.json), a short Chinese restatement for readers (rules.zh.json) and the English developer notes
+(RULES.md, shown only in the English locale)."""
 
 from __future__ import annotations
 
@@ -36,3 +38,11 @@ def load_rules(path: Path | None) -> dict[str, str]:
         elif not line.strip() or line.startswith("#"):
             current = None
     return rules
+
+
+def load_restatements(path: Path | None) -> dict[str, str]:
+    """Rule id -> the short Chinese restatement shown to legal staff and officers, from policy/rules.zh.json
+    (a test checks every rule id of RULES.md has one, free of English words)."""
+    if path is None or not Path(path).exists():
+        return {}
+    return {rid: str(text) for rid, text in json.loads(Path(path).read_text(encoding="utf-8")).items()}

@@ -15,7 +15,7 @@ from runner.config import Settings
 from runner.db import create_schema, make_engine, make_session_factory
 from runner.engine import Engine, ProcessBundle
 from runner.models import ProcessDefinition
-from runner.rules import load_originals, load_rules
+from runner.rules import load_originals, load_restatements, load_rules
 
 
 @dataclass
@@ -24,9 +24,10 @@ class Runtime:
     session_factory: sessionmaker
     calendar: WorkingCalendar
     engine: Engine
-    rules: dict[str, str]
+    rules: dict[str, str]  # rule id -> the Chinese restatement (RULES.md text where none is written yet)
     originals: dict[str, str] = field(default_factory=dict)  # rule id -> original Chinese clause
     bundles: dict[str, ProcessBundle] = field(default_factory=dict)
+    rules_en: dict[str, str] = field(default_factory=dict)  # rule id -> RULES.md (English locale only)
     _spec_cache: dict[int, str] = field(default_factory=dict)
 
     def session(self) -> Session:
@@ -50,8 +51,11 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
         "urgent_onsite_limit": settings.urgent_onsite_limit,
     }, readers={"quarter_statistics": quarter_statistics,
                                                                   "open_task_units": open_task_units})
-    rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, load_rules(settings.rules_file),
-                 load_originals(settings.rules_file.parent / "clauses.zh.json" if settings.rules_file else None))
+    policy_dir = settings.rules_file.parent if settings.rules_file else None
+    rules_en = load_rules(settings.rules_file)
+    rules_zh = load_restatements(policy_dir / "rules.zh.json" if policy_dir else None)
+    rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, {**rules_en, **rules_zh},
+                 load_originals(policy_dir / "clauses.zh.json" if policy_dir else None), rules_en=rules_en)
     for path in sorted(Path(settings.bpmn_dir).glob("*.bpmn")):
         bundle = engine.parse(path)
         rt.bundles[bundle.process_key] = bundle

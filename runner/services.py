@@ -23,7 +23,7 @@ from runner.access import (
     record_denial,
 )
 from runner.calendar import TZ, CalendarError
-from runner.engine import EngineError, session_bound
+from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from runner.forms import check_unit_roles, validate_form
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
@@ -62,6 +62,8 @@ def _guard(run):
                 raise
             if attempt == _RETRIES - 1:
                 raise Conflict("该案件刚被他人更新，请刷新后重试") from exc
+        except FieldRefused as exc:  # a diagram's check on one field: the message goes beside that field
+            raise Invalid(exc.message, {exc.field: exc.message}) from exc
         except (EngineError, CalendarError) as exc:
             raise Invalid(str(exc)) from exc
     raise AssertionError("unreachable")
@@ -287,7 +289,8 @@ def delegate_task(rt: Runtime, username: str, task_id: str, to_username: str, no
         row.assignee = target.username
         s.add(AuditEntry(at=now, actor=user.username, action="delegate", instance_id=row.instance_id,
                          task_id=row.id, element_id=row.element_id,
-                         detail=f"将「{row.name}」转办给 {target.username}"))
+                         detail=f"将「{row.name}」转办给 {target.display_name}（{s.get(Unit, target.unit_code).name}）"
+                         ))
 
 
 def reassign_task(rt: Runtime, username: str, task_id: str, to_username: str, now: datetime) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
+from runner.names import element_names
 from runner.org import FIELDS, ROLES
 from runner.runtime import Runtime
 
@@ -43,7 +44,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         inst.end_event = engine.outcome(wf)
         inst.end_events = ends
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
-                         detail="流程结束：" + "、".join(ends)))
+                         detail="流程结束：" + "、".join(_names_of(inst, ends))))
     return opened
 
 
@@ -85,7 +86,8 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
         if kind == "supervision":
             s.add(AuditEntry(at=now, actor=SYSTEM, action="escalate", instance_id=inst.id, task_id=task_id,
                              element_id=task.element_id,
-                             detail=f"督办：{task.name}" + (f"（逾期单位 {late_unit}）" if late_unit else "")))
+                             detail=f"督办：{task.name}"
+                             + (f"（逾期单位：{_unit_name(s, late_unit)}）" if late_unit else "")))
     return opened
 
 
@@ -102,6 +104,17 @@ def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> N
     field_text = f"（{FIELDS.get(str(field), '未登记的领域')}）" if field else ""
     raise Unstaffed(f"无法交办「{task_name}」：{unit_name}没有在岗的{ROLES.get(role, '相应')}{field_text}账号。"
                     "已通知系统管理员，请开通账号后重试")
+
+
+def _names_of(inst: ProcessInstance, element_ids: list[str]) -> list[str]:
+    """The diagram's names for ELEMENT_IDS (the audit text is read by people, not by the engine)."""
+    names = element_names(inst.definition.bpmn_xml)
+    return [names.get(e, e) for e in element_ids]
+
+
+def _unit_name(s: Session, code) -> str:
+    unit = s.get(Unit, str(code))
+    return unit.name if unit else str(code)
 
 
 def _sync_timers(s, inst, timers) -> None:

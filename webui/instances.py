@@ -13,9 +13,17 @@ from runner.queries import CaseFilters, Page, cases, instance_detail, instance_s
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.readable import Readable
 from webui.uploads import case_file
-from webui.web import now, rt, units, viewer
+from webui.web import now, rt, select_locale, units, viewer
 
 bp = Blueprint("instances", __name__)
+
+
+@bp.app_context_processor
+def _rule_text():
+    def rule_text(rid: str, text: str) -> str:
+        """The Chinese restatement of a rule, or RULES.md's English one in the English locale."""
+        return rt().rules_en.get(rid, text) if select_locale().startswith("en") else text
+    return {"rule_text": rule_text}
 
 
 def case_filters(args) -> tuple[CaseFilters, dict[str, str]]:
@@ -42,7 +50,8 @@ def show(instance_id: int):
     detail = instance_detail(rt(), viewer(), instance_id, now())
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
     overlay = {"states": detail.element_states,
-               "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules}}
+               "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules},
+               "timers": detail.timer_texts}
     me = viewer()
     running = detail.status == "running"
     may_withdraw = running and (me.username == detail.initiator

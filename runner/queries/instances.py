@@ -3,7 +3,8 @@ the case list, the cases the viewer's unit was notified of, and where to go afte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from runner.access import can_act, may_read, may_read_sql
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
+from runner.names import element_names, field_labels, readable, timer_texts
 from runner.queries.rows import Page, TaskRow, _task_row, search_condition
 from runner.queries.start import process_documentation
 from runner.queries.tasks import data_labels
@@ -46,6 +48,8 @@ class InstanceDetail:
     version: int
     people: dict[str, str]
     variables: dict[str, dict]
+    history: dict[int, str] = field(default_factory=dict)  # audit entry id -> its text with names, not codes
+    timer_texts: dict[str, str] = field(default_factory=dict)  # timer event id -> when it fires, in Chinese
 
 
 def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: datetime) -> ProcessInstance:
@@ -82,6 +86,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username.in_(sorted(actors)))).all())
         forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
+        history = _history_texts(s, audit, names, element_names(definition.bpmn_xml))
         return InstanceDetail(
             id=inst.id, process_key=inst.process_key, procedure=definition.name,
             documentation=process_documentation(definition.bpmn_xml, inst.process_key), business_key=inst.business_key,
@@ -93,7 +98,20 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
             data=dict(inst.data_summary or {}), forms=forms,
             rules={rid: rt.originals.get(rid) or text for rid, text in rt.rules.items()},
             version=definition.version, people=people,
-            variables=variables)
+            variables=variables, history=history,
+            timer_texts=timer_texts(definition.bpmn_xml, field_labels(definition.forms or {}), rt.engine.config))
+
+
+def _history_texts(s, audit: list[AuditEntry], units: dict[str, str], elements: dict[str, str]) -> dict[int, str]:
+    """Each audit row's text with unit codes, element ids and user names replaced by the names people know
+    (older rows were written with codes)."""
+    words = set()
+    for a in audit:
+        words |= set(re.findall(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", a.detail or ""))
+    users = {u: f"{name}（{units.get(unit, unit)}）" for u, name, unit in s.execute(
+        select(User.username, User.display_name, User.unit_code).where(User.username.in_(sorted(words)))).all()}
+    names = {**elements, **units, **users}
+    return {a.id: readable(a.detail or "", names) for a in audit}
 
 
 def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime) -> dict:

@@ -30,8 +30,8 @@ def test_task_page_shows_form_clauses_case_data_and_deadline(rt, browser):
     for label in ("移送函文号", "移送函发出日期", "随函移送的材料和证据", "材料名称", "页数", "送达方式", "平台送达"):
         assert label in html, label
     assert '<label for="f-letter_number">' in html and 'type="date"' in html and 'name="materials.0.name"' in html
-    # the clause from RULES.md for P5 (cited in the element's documentation), and the deadline
-    assert "P5" in html and "3 working days from the day of" in html
+    # the Chinese restatement of P5 (cited in the element's documentation), and the deadline
+    assert "P5" in html and "通报之日起 3 个工作日内" in html
     assert "2026-03-05 24:00" in html and "剩 3 个工作日" in html
     # the case so far, in words
     assert "县卫生健康局" in html and "不属于本部门管辖" in html and "举报材料" in html

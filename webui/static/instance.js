@@ -35,6 +35,8 @@
     head.appendChild(el("span", "badge state-badge state-badge-" + (state || "none"),
       labels.state + "：" + (labels[state] || labels.none)));
     info.appendChild(head);
+    var when = (payload.timers || {})[element.id];
+    if (when) { info.appendChild(el("p", "timer-when", labels.deadline + "：" + when)); }
     info.appendChild(el("p", "doc", doc || labels.nodoc));
     var seen = {};
     var match;
