@@ -129,6 +129,9 @@ class HumanTask(Base):
     rules: Mapped[list] = mapped_column(JSON, default=list)
     documentation: Mapped[str] = mapped_column(Text, default="")
     late_unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # a supervision task: what the late unit failed to do in time, and by when (recorded when it opens)
+    late_task_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    late_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -88,7 +88,27 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
                              element_id=task.element_id,
                              detail=f"督办：{task.name}"
                              + (f"（逾期单位：{_unit_name(s, late_unit)}）" if late_unit else "")))
+    for row in opened:  # after every row of this step exists: a late task may open in the same step
+        if row.kind == "supervision":
+            _record_late_task(s, inst, row, ready[row.id].properties.get("lateTask", ""))
     return opened
+
+
+def _record_late_task(s: Session, inst: ProcessInstance, row: HumanTask, late_elements: str) -> None:
+    """Note on supervision task ROW which task of the late unit missed its deadline (the diagram's lateTask
+    names the candidate elements), so the 督办 can say what was late, by when, and how long ago."""
+    elements = [e.strip() for e in late_elements.split(",") if e.strip()]
+    if not elements:
+        return
+    candidates = list(s.scalars(select(HumanTask).where(
+        HumanTask.instance_id == inst.id, HumanTask.element_id.in_(elements), HumanTask.kind != "supervision")))
+    own = [r for r in candidates if r.unit_code == row.late_unit] or candidates
+    # the open one that is late, else the latest one of that unit
+    own.sort(key=lambda r: (r.status == "open", r.due_at is not None, r.created_at))
+    if own:
+        row.late_task_name, row.late_due_at = own[-1].name, own[-1].due_at
+    else:
+        row.late_task_name = element_names(inst.definition.bpmn_xml).get(elements[0], "")
 
 
 class Unstaffed(Invalid):

@@ -138,12 +138,27 @@ def _check_user_task(path: Path, el, add) -> list[Problem]:
     for key in EXPRESSION_PROPS:
         if props.get(key):
             _check_expression(add, el, props[key], f"属性 {key} 的表达式")
+    if props.get("taskKind") == "supervision":
+        _check_supervision(el, props, add)
     form = props.get("formJsonSchemaFilename")
     if not form:
         add(el, "用户任务须引用表单 formJsonSchemaFilename")
         return []
     _check_form(path, el, add, form)
     return []
+
+
+def _check_supervision(el, props: dict[str, str], add) -> None:
+    """A 督办 must say which unit was late and at which task, so that it can name them and the deadline."""
+    if not props.get("lateUnit"):
+        add(el, "督办任务须指定逾期单位 lateUnit")
+    named = [e.strip() for e in (props.get("lateTask") or "").split(",") if e.strip()]
+    if not named:
+        add(el, "督办任务须以 lateTask 指明逾期未办的任务（用户任务 id，多个用逗号分隔）")
+    tasks = set(el.xpath("ancestor::bpmn:process[1]//bpmn:userTask/@id", namespaces=NS))
+    for element_id in named:
+        if element_id not in tasks:
+            add(el, f"lateTask 所指的 {element_id} 不是本流程的用户任务")
 
 
 def _check_form(path: Path, el, add, form: str) -> None:

@@ -30,6 +30,7 @@ from runner.services import claim_task, complete_task, delegate_task, reassign_t
 from webui.auth import attempt_login, start_session
 from webui.errors import error_response
 from webui.inbox import PER_PAGE, filters_from, page_arg, scope_from
+from webui.lateness import late_completion_text, supervision_text
 from webui.web import now, rt, viewer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -47,6 +48,11 @@ def jsonable(value):
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def task_json(row) -> dict:
+    """A task row with its lateness in words: 督办 text, and "逾期 N 个工作日办结" for a late completion."""
+    return {**jsonable(row), "supervision_text": supervision_text(row), "late_text": late_completion_text(row)}
 
 
 class BadBody(Exception):
@@ -111,13 +117,14 @@ def my_tasks():
     if filters.scope == "unit":
         return _unit_tasks(filters)
     page = inbox(rt(), viewer(), filters, now())
-    return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
+    return jsonify({"tasks": [task_json(r) for r in page.rows], "total": page.total, "page": page.page,
+                    "pages": page.pages})
 
 
 def _unit_tasks(filters):
     """A unit head's view: every open task of the unit, who holds it (by name) and how many are late."""
     work = unit_work(rt(), viewer(), filters, now())
-    tasks = [{**jsonable(r), "assignee_name": work.people.get(r.assignee) if r.assignee else None}
+    tasks = [{**task_json(r), "assignee_name": work.people.get(r.assignee) if r.assignee else None}
              for r in work.page.rows]
     return jsonify({"tasks": tasks, "total": work.page.total, "page": work.page.page, "pages": work.page.pages,
                     "overdue": work.overdue})
@@ -127,14 +134,15 @@ def _unit_tasks(filters):
 @login_required
 def my_history():
     page = history(rt(), viewer(), page_arg(request.args), PER_PAGE, now())
-    return jsonify({"tasks": jsonable(page.rows), "total": page.total, "page": page.page, "pages": page.pages})
+    return jsonify({"tasks": [task_json(r) for r in page.rows], "total": page.total, "page": page.page,
+                    "pages": page.pages})
 
 
 @bp.get("/tasks/<task_id>")
 @login_required
 def task(task_id: str):
     d = task_detail(rt(), viewer(), task_id, now())
-    return jsonify({"task": jsonable(d.row), "form": d.schema, "documentation": d.documentation,
+    return jsonify({"task": task_json(d.row), "form": d.schema, "documentation": d.documentation,
                     "clauses": [{"id": rid, "original": original, "text": text}
                                 for rid, original, text in d.clauses],
                     "instance": {"id": d.row.instance_id, "title": d.instance_title, "status": d.instance_status},

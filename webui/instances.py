@@ -11,6 +11,7 @@ from runner.errors import Invalid
 from runner.lifecycle import close_instance, withdraw_instance
 from runner.queries import CaseFilters, Page, cases, instance_detail, instance_summary, procedure_names
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
+from webui.lateness import late_days_text
 from webui.readable import Readable
 from webui.uploads import case_file
 from webui.web import now, rt, select_locale, units, viewer
@@ -51,7 +52,8 @@ def show(instance_id: int):
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
     overlay = {"states": detail.element_states,
                "rules": {rid: detail.rules[rid] for rid in rule_ids(detail.bpmn_xml) if rid in detail.rules},
-               "timers": detail.timer_texts}
+               "timers": detail.timer_texts,
+               "late": {element_id: late_days_text(days) for element_id, days in detail.late.items()}}
     me = viewer()
     running = detail.status == "running"
     may_withdraw = running and (me.username == detail.initiator

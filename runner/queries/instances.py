@@ -13,10 +13,11 @@ from runner.access import can_act, may_read, may_read_sql
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.names import element_names, field_labels, readable, timer_texts
-from runner.queries.rows import Page, TaskRow, _task_row, search_condition
+from runner.queries.rows import Page, TaskRow, _task_row, people_names, search_condition
 from runner.queries.start import process_documentation
 from runner.queries.tasks import data_labels
 from runner.queries.viewer import Viewer, _deny
+from runner.queries.workdays import days_late
 from runner.runtime import Runtime, spec_for
 
 NOT_YOURS = "您无权查看该案件"
@@ -50,6 +51,7 @@ class InstanceDetail:
     variables: dict[str, dict]
     history: dict[int, str] = field(default_factory=dict)  # audit entry id -> its text with names, not codes
     timer_texts: dict[str, str] = field(default_factory=dict)  # timer event id -> when it fires, in Chinese
+    late: dict[str, int] = field(default_factory=dict)  # element id -> working days its task was completed late
 
 
 def _readable_instance(rt: Runtime, s, viewer: Viewer, instance_id: int, now: datetime) -> ProcessInstance:
@@ -76,6 +78,10 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         for r in task_rows:
             if r.status == "open" and r.due_at is not None and r.due_at < now:
                 states[r.element_id] = "overdue"
+        late = _late_completions(rt, task_rows)
+        for element_id in late:
+            if states.get(element_id) == "completed":  # a step under way again shows that, not its past
+                states[element_id] = "late"
         timers = [(t.name, t.due_at, t.element_id) for t in s.scalars(
             select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting").order_by(Timer.due_at))]
         audit = list(s.scalars(select(AuditEntry)
@@ -85,6 +91,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         actors |= {r.completed_by for r in task_rows if r.completed_by}
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username.in_(sorted(actors)))).all())
+        holders = people_names(s, (r.assignee for r in task_rows))
         forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
         history = _history_texts(s, audit, names, element_names(definition.bpmn_xml))
         return InstanceDetail(
@@ -94,12 +101,23 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
             status=inst.status, end_event=inst.end_event, initiator=inst.initiator,
             initiator_unit=inst.initiator_unit, units=list(inst.units or []), started_at=inst.started_at,
             ended_at=inst.ended_at, bpmn_xml=definition.bpmn_xml, element_states=states,
-            tasks=[_task_row(rt, r, viewer, names, now) for r in task_rows], timers=timers, audit=audit,
+            tasks=[_task_row(rt, r, viewer, names, now, holders) for r in task_rows], timers=timers, audit=audit,
             data=dict(inst.data_summary or {}), forms=forms,
             rules={rid: rt.originals.get(rid) or text for rid, text in rt.rules.items()},
             version=definition.version, people=people,
             variables=variables, history=history,
-            timer_texts=timer_texts(definition.bpmn_xml, field_labels(definition.forms or {}), rt.engine.config))
+            timer_texts=timer_texts(definition.bpmn_xml, field_labels(definition.forms or {}), rt.engine.config),
+            late=late)
+
+
+def _late_completions(rt: Runtime, task_rows: list[HumanTask]) -> dict[str, int]:
+    """Element id -> the most working days by which one of its tasks was completed after its deadline."""
+    late: dict[str, int] = {}
+    for r in task_rows:
+        days = days_late(rt, r.completed_at, r.due_at) if r.status == "completed" else None
+        if days is not None:
+            late[r.element_id] = max(days, late.get(r.element_id, 0))
+    return late
 
 
 def _history_texts(s, audit: list[AuditEntry], units: dict[str, str], elements: dict[str, str]) -> dict[int, str]:

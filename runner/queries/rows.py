@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
-from runner.models import HumanTask
+from runner.models import HumanTask, Unit, User
 from runner.queries.viewer import Viewer, can_act
-from runner.queries.workdays import days_left
+from runner.queries.workdays import days_late, days_left
 from runner.runtime import Runtime
 
 
@@ -36,6 +36,12 @@ class TaskRow:
     completed_at: datetime | None = None
     completed_by: str | None = None
     late_unit: str | None = None
+    late_days: int | None = None  # completed after its deadline: by this many working days (0: within a day)
+    late_task: str | None = None  # a 督办: the late unit's task that missed its deadline
+    late_due_at: datetime | None = None  # ... its deadline
+    late_task_days: int | None = None  # ... working days past it, counted to now (to completion once done)
+    assignee_name: str | None = None  # the holder's name and unit, for people other than the holder
+
 
 
 @dataclass
@@ -50,8 +56,20 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], now: datetime) -> TaskRow:
+def people_names(s, usernames) -> dict[str, str]:
+    """Username -> "name（unit）" for USERNAMES, as a person reads who holds a task."""
+    wanted = sorted({u for u in usernames if u})
+    if not wanted:
+        return {}
+    rows = s.execute(select(User.username, User.display_name, Unit.name).join(Unit, Unit.code == User.unit_code)
+                     .where(User.username.in_(wanted))).all()
+    return {username: name if unit in name else f"{name}（{unit}）" for username, name, unit in rows}
+
+
+def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], now: datetime,
+              people: dict[str, str] | None = None) -> TaskRow:
     bundle = rt.bundle(r.process_key)
+    seen_at = r.completed_at if r.status == "completed" else now
     return TaskRow(
         id=r.id, instance_id=r.instance_id, process_key=r.process_key,
         procedure=bundle.name if bundle else r.process_key, business_key=r.business_key, title=r.title,
@@ -61,7 +79,11 @@ def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], 
         overdue=r.status == "open" and r.due_at is not None and r.due_at < now,
         can_act=r.status == "open" and can_act(viewer, r), status=r.status, completed_at=r.completed_at,
         completed_by=r.completed_by,
-        late_unit=names.get(r.late_unit, r.late_unit) if r.late_unit else None)
+        late_unit=names.get(r.late_unit, r.late_unit) if r.late_unit else None,
+        late_days=days_late(rt, r.completed_at, r.due_at) if r.status == "completed" else None,
+        late_task=r.late_task_name, late_due_at=r.late_due_at,
+        late_task_days=days_late(rt, seen_at, r.late_due_at) if r.status != "cancelled" else None,
+        assignee_name=(people or {}).get(r.assignee) if r.assignee else None)
 
 
 def _like_escape(text: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from runner.errors import NotFound
 from runner.models import HumanTask, ProcessInstance, Unit, User
-from runner.queries.rows import TaskRow, _task_row
+from runner.queries.rows import TaskRow, _task_row, people_names
 from runner.queries.viewer import Viewer, _deny, can_act, may_read
 from runner.runtime import Runtime, spec_for
 
@@ -63,7 +63,8 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         use = _form_use(rt, inst.process_key, r.element_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         return TaskDetail(
-            row=_task_row(rt, r, viewer, names, now), form_file=r.form_file, schema=schema,
+            row=_task_row(rt, r, viewer, names, now, people_names(s, [r.assignee])), form_file=r.form_file,
+            schema=schema,
             documentation=r.documentation, clauses=clauses(rt, r.rules), instance_title=inst.title,
             instance_status=inst.status, data=dict(inst.data_summary or {}), forms=forms,
             readable=readable, people=people, variables=variables,

@@ -24,6 +24,15 @@ def days_left(rt: Runtime, now: datetime, due: datetime | None) -> int | None:
         return None
 
 
+def days_late(rt: Runtime, at: datetime | None, due: datetime | None) -> int | None:
+    """Working days by which AT passed DUE (0 when late by less than a working day), None when not late:
+    the "已逾期 N 个工作日" of days_left, seen at AT."""
+    if at is None or due is None or at <= due:
+        return None
+    left = days_left(rt, at, due)
+    return max(0, -left) if left is not None else None
+
+
 _YEARS: dict[int, tuple[object, dict[int, list[int]]]] = {}
 
 

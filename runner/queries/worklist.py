@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from runner.access import is_head, oversees_sql, worklist_branches
 from runner.calendar import TZ
 from runner.models import HumanTask, Unit, User
-from runner.queries.rows import Page, _task_row, search_condition
+from runner.queries.rows import Page, _task_row, people_names, search_condition
 from runner.queries.viewer import Viewer, _deny
 from runner.runtime import Runtime
 
@@ -106,7 +106,8 @@ def inbox(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> 
         total = s.scalar(inbox_count_statement(viewer, filters, now)) or 0
         rows = list(s.scalars(inbox_statement(viewer, filters, now)))
         names = dict(s.execute(select(Unit.code, Unit.name)).all())
-    return Page([_task_row(rt, r, viewer, names, now) for r in rows], total, filters.page, filters.per_page)
+        people = people_names(s, (r.assignee for r in rows))
+    return Page([_task_row(rt, r, viewer, names, now, people) for r in rows], total, filters.page, filters.per_page)
 
 
 def _check_scope(rt: Runtime, viewer: Viewer, filters: InboxFilters, now: datetime) -> None:

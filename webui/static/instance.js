@@ -35,6 +35,8 @@
     head.appendChild(el("span", "badge state-badge state-badge-" + (state || "none"),
       labels.state + "：" + (labels[state] || labels.none)));
     info.appendChild(head);
+    var late = (payload.late || {})[element.id];
+    if (late) { info.appendChild(el("p", "late-when", late)); }
     var when = (payload.timers || {})[element.id];
     if (when) { info.appendChild(el("p", "timer-when", labels.deadline + "：" + when)); }
     info.appendChild(el("p", "doc", doc || labels.nodoc));
@@ -88,6 +90,14 @@
     canvas.zoom("fit-viewport", "auto");
     Object.keys(payload.states).forEach(function (id) {
       if (registry.get(id)) { canvas.addMarker(id, "state-" + payload.states[id]); }
+    });
+    // A step completed after its deadline: a 逾期 badge over its box (the state marker gives the red border).
+    var overlays = viewer.get("overlays");
+    Object.keys(payload.late || {}).forEach(function (id) {
+      if (!registry.get(id) || payload.states[id] !== "late") { return; }
+      var badge = el("span", "late-badge", labels.lateBadge || payload.late[id]);
+      badge.title = payload.late[id];
+      overlays.add(id, "late", { position: { top: -10, right: 10 }, html: badge });
     });
     // A wide diagram fitted whole is too small to read: show the current step at a readable size instead.
     var current = Object.keys(payload.states).filter(function (id) {
