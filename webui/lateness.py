@@ -43,4 +43,6 @@ def supervision_text(row) -> str:
     if row.late_due_at is None:
         return text
     text += gettext("，期限 %(due)s", due=format_local(row.late_due_at))
-    return text + "，" + overdue_text(row.late_task_days) if row.late_task_days is not None else text
+    if row.late_task_days is None:
+        return text
+    return text + gettext("，%(late)s", late=overdue_text(row.late_task_days))
