@@ -70,7 +70,7 @@ def test_history_names_units_elements_and_people_not_codes(rt, browser, clock):
     complete_task(rt, "market_regulation.head", open_task(rt, iid, "send_letter").id, LETTER, clock.now)
     complete_task(rt, RECEIVER, open_task(rt, iid, "review_transfer").id, {"review_decision": "accept"}, clock.now)
     complete_task(rt, "supervision.officer", open_task(rt, iid, "supervise_letter").id,
-                  {"supervision_measure": "phone", "supervision_opinion": "已补发"}, clock.now)
+                  {"supervision_measure": "phone", "supervision_opinion": "已补发", "report_to_discipline": False}, clock.now)
     with rt.session() as s:
         details = " ".join(s.scalars(select(AuditEntry.detail).where(AuditEntry.instance_id == iid)))
     assert "逾期单位：县市场监管局" in details and "转办给 县市场监管局·单位负责人（县市场监管局）" in details
@@ -107,7 +107,7 @@ JOINT = {"title": "历山街道网吧整治", "initiation": "unit_initiated", "l
 PLAN = {"basic_facts": "5 家网吧接纳未成年人", "necessity": "需消防、公安配合", "tasks": "查处并整改",
         "lead_department": "culture_tourism", "participant_units": ["fire_rescue", "culture_tourism"],
         "duties_division": "文旅局查处；消防检查", "time_limit": "2026-03-27", "safeguards": "抽调执法人员 8 名",
-        "scope": "p4a", "area": "历山街道", "fields": ["culture"], "s5_acknowledged": True}
+        "extent": "area", "area": "历山街道", "fields": ["culture"], "s5_acknowledged": True}
 LEAD = "culture_tourism.officer"
 SELF_PARTICIPANT = "参与配合部门不应包含牵头单位本身（P2）"
 
