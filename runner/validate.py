@@ -435,10 +435,14 @@ def _check_names(process, nodes, flows, forms, engine, add) -> None:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known | local:
                 called = any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(tree))
                 add(el, f"{what}中使用了未知的{'函数' if called else '变量'} {node.id}")
+    sample = {**{k: _sample(v) for k, v in fields.items()}, "started_at": SAMPLE_DAY.isoformat(),
+              "business_key": "LD-2026-0001", "initiator": "示例", "initiator_unit": "示例"}
+    script_globals = engine.script_globals()
+    _sample_script_values(process, sample, script_globals)
     for el in nodes:
         for expr in el.xpath("bpmn:timerEventDefinition/bpmn:timeDate|bpmn:timerEventDefinition/bpmn:timeDuration",
                              namespaces=NS):
-            _check_timer(el, etree.QName(expr).localname, expr.text or "", fields, known, engine, add)
+            _check_timer(el, etree.QName(expr).localname, expr.text or "", sample, script_globals, add)
 
 
 def _expressions(process, nodes, flows):
@@ -470,25 +474,44 @@ def _sample(spec: dict):
     return {"integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}.get(kind, "示例")
 
 
-def _check_timer(el, kind, text, fields, known, engine, add) -> None:
-    """Evaluate the timer on sample data, but only when every name has a sample: we do not run code we cannot
-    account for (an uploaded diagram is someone else's code), nor guess values scripts compute."""
-    tree = _parse(text, "eval")
-    if tree is None:
-        return
+def _evaluable(tree, sample, script_globals) -> bool:
+    """Only expressions whose every name has a sample or is one of our functions, with no private attribute and
+    no huge number, are run: an uploaded diagram is someone else's code, and we do not guess what scripts compute."""
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     unsafe = any(isinstance(n, ast.Attribute) and n.attr.startswith("_") for n in ast.walk(tree)) or any(
         isinstance(n, ast.Constant) and isinstance(n.value, int) and abs(n.value) > 100_000 for n in ast.walk(tree))
-    script_globals = engine.script_globals()
-    sample = {**{k: _sample(v) for k, v in fields.items()}, "started_at": SAMPLE_DAY.isoformat(),
-              "business_key": "LD-2026-0001", "initiator": "示例", "initiator_unit": "示例"}
-    if unsafe or names & RUNTIME_ONLY or not names <= set(sample) | set(script_globals) | SAFE_BUILTINS:
-        return
+    return not unsafe and not names & RUNTIME_ONLY and names <= set(sample) | set(script_globals) | SAFE_BUILTINS
+
+
+def _run(tree, sample, script_globals):
     env = {"__builtins__": {n: getattr(builtins, n) for n in SAFE_BUILTINS if hasattr(builtins, n)},
            **script_globals}
+    with clock_at(SAMPLE_DAY):
+        return eval(compile(tree, "<sample>", "eval"), env, dict(sample))  # noqa: S307 - _evaluable checked it
+
+
+def _sample_script_values(process, sample, script_globals) -> None:
+    """Sample values of variables that scripts set by a plain assignment (notice_date = today())."""
+    for script in process.iter(f"{{{NS['bpmn']}}}script"):
+        tree = _parse(script.text or "", "exec")
+        for stmt in tree.body if tree is not None else []:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                    and stmt.targets[0].id not in sample:
+                expr = ast.Expression(stmt.value)
+                if _evaluable(expr, sample, script_globals):
+                    try:
+                        sample[stmt.targets[0].id] = _run(ast.fix_missing_locations(expr), sample, script_globals)
+                    except Exception:  # a script that fails on samples is not this check's finding
+                        continue
+
+
+def _check_timer(el, kind, text, sample, script_globals, add) -> None:
+    """Evaluate the timer on sample data when every name in it has a sample."""
+    tree = _parse(text, "eval")
+    if tree is None or not _evaluable(tree, sample, script_globals):
+        return
     try:
-        with clock_at(SAMPLE_DAY):
-            value = eval(compile(tree, "<timer>", "eval"), env, dict(sample))  # noqa: S307 - names checked above
+        value = _run(tree, sample, script_globals)
         if kind == "timeDate":
             datetime.fromisoformat(str(value))
         else:
