@@ -156,6 +156,20 @@ def check_effective(definition, now: datetime) -> None:
 
 
 # -- administration ---------------------------------------------------------------------------------
+# -- ending a matter early -------------------------------------------------------------------------
+SUPERVISION_ROLE = "supervision_officer"
+
+
+def may_withdraw(user, initiator: str, initiator_unit: str) -> bool:
+    """The initiator, or the head of the initiating unit, may withdraw (撤回) a matter."""
+    return user.username == initiator or (user.role == HEAD_ROLE and user.unit_code == initiator_unit)
+
+
+def may_close(user) -> bool:
+    """The supervision office may close (督查结案) a stuck matter."""
+    return user.role == SUPERVISION_ROLE
+
+
 def is_admin(user) -> bool:
     return user.role in ADMIN_ROLES
 

@@ -28,8 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deadline", help="计算 N 个工作日的期限")
     p.add_argument("--from", dest="start", required=True, help="起算日 YYYY-MM-DD（当日不计入）")
     p.add_argument("--working-days", type=int, required=True)
-    p = sub.add_parser("validate", help="检查流程图")
+    p = sub.add_parser("validate", help="检查流程图（退出码：0 无问题，1 发现问题，2 无法检查）")
     p.add_argument("files", nargs="*")
+    p.add_argument("--report", action="store_true",
+                   help="按导入外来流程图的方式报告：先列无法在此运行的原因，再列规范问题")
     p = sub.add_parser("simulate", help="运行场景")
     p.add_argument("scenarios", nargs="+")
     p.add_argument("--roundtrip", action="store_true", help="每步之后保存并恢复所有实例")
@@ -131,21 +133,44 @@ def cmd_deadline(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Exit 0 when clean, 1 when problems were found, 2 when a file could not be checked at all."""
     from runner.engine import Engine
     from runner.rules import load_rules
-    from runner.validate import validate_files
+    from runner.validate import Unchecked, import_report, validate_files
 
     settings = settings_from_env()
     files = [Path(f) for f in args.files] or sorted(Path(settings.bpmn_dir).glob("*.bpmn"))
     engine = Engine(WorkingCalendar.load(settings.calendar_dir))
-    problems = validate_files(files, engine, load_rules(settings.rules_file))
+    rules = load_rules(settings.rules_file)
+    if args.report:
+        return _print_reports(files, engine, rules, import_report)
+    problems = validate_files(files, engine, rules)
     for problem in problems:
         print(problem)
+    unchecked = [p for p in problems if isinstance(p, Unchecked)]
+    if unchecked:
+        print(f"{len(unchecked)} 个文件无法检查，另有 {len(problems) - len(unchecked)} 个问题", file=sys.stderr)
+        return 2
     if problems:
         print(f"{len(problems)} 个问题", file=sys.stderr)
         return 1
     print(f"{len(files)} 个流程图检查通过", file=sys.stderr)
     return 0
+
+
+def _print_reports(files, engine, rules, import_report) -> int:
+    worst = 0
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            print(f"{path.name}：文件不存在或无法读取")
+            worst = 2
+            continue
+        report = import_report(data, path.name, engine=engine, rules=rules)
+        print(report.text())
+        worst = max(worst, 1 if report.problems else 0)
+    return worst
 
 
 def cmd_simulate(args) -> int:

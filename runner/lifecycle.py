@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from runner.access import deny
+from runner.access import deny, may_close, may_withdraw
 from runner.errors import Conflict, Invalid, NotFound
-from runner.models import AuditEntry, HumanTask, ProcessInstance
+from runner.models import AuditEntry, HumanTask
 from runner.runtime import Runtime, spec_for
-from runner.services import _guard, _user
+from runner.services import _guard, _user, lock_instance
 from runner.sync import sync_instance
 
 WITHDRAWN, CLOSED = "withdrawn", "closed"
@@ -33,15 +33,15 @@ def _end(rt, username, instance_id, reason, now, how) -> None:
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     with rt.session() as s, s.begin():
         user = _user(s, username)
-        inst = s.get(ProcessInstance, int(instance_id))
+        inst = lock_instance(s, int(instance_id))  # one action at a time on a case
         if inst is None:
             raise NotFound("案件不存在")
         word = "撤回" if how == WITHDRAWN else "督查结案"
-        if how == WITHDRAWN and not _may_withdraw(user, inst):
-            raise deny(rt, username, "withdraw", f"{user.display_name} 不是「{inst.title}」的发起人，不能撤回", now,
-                       inst.id)
-        if how == CLOSED and user.role != "supervision_officer":
-            raise deny(rt, username, "close", f"{user.display_name} 无权对「{inst.title}」督查结案", now, inst.id)
+        # the refusal names no case: the user may not be allowed to read it
+        if how == WITHDRAWN and not may_withdraw(user, inst.initiator, inst.initiator_unit):
+            raise deny(rt, username, "withdraw", f"{user.display_name} 不是该事项的发起人，不能撤回", now, inst.id)
+        if how == CLOSED and not may_close(user):
+            raise deny(rt, username, "close", f"{user.display_name} 无权督查结案", now, inst.id)
         if inst.status != "running":
             raise Conflict(f"「{inst.title}」已经结束，不能{word}")
         if not reason:
@@ -59,6 +59,3 @@ def _end(rt, username, instance_id, reason, now, how) -> None:
                          instance_id=inst.id, detail=f"{word}：{reason}"))
         sync_instance(rt, s, inst, wf, now)
 
-
-def _may_withdraw(user, inst: ProcessInstance) -> bool:
-    return user.username == inst.initiator or (user.role == "unit_head" and user.unit_code == inst.initiator_unit)

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from runner import access
 from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.lifecycle import close_instance, withdraw_instance
@@ -56,9 +57,8 @@ def show(instance_id: int):
                "late": {element_id: late_days_text(days) for element_id, days in detail.late.items()}}
     me = viewer()
     running = detail.status == "running"
-    may_withdraw = running and (me.username == detail.initiator
-                                or (me.role == "unit_head" and me.unit_code == detail.initiator_unit))
-    may_close = running and me.role == "supervision_officer"
+    may_withdraw = running and access.may_withdraw(me, detail.initiator, detail.initiator_unit)
+    may_close = running and access.may_close(me)
     return render_template("instances/show.html", inst=detail, case_items=readable.items(detail.data),
                            other_items=readable.others(detail.data),
                            overlay=overlay, people=detail.people, readable=readable, now=now(),

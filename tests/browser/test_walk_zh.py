@@ -1,9 +1,8 @@
 """Walk every page of the demo as each role in Chromium (zh-CN) and fail on English or internal identifiers
 in the visible text: unit codes, element ids, variable names, Python class names, printed dicts.
 
-What may legitimately be ASCII is allowed explicitly below (case numbers, rule ids, BPMN.io, …). Leaks in
-areas another part of the work owns are listed in KNOWN_LEAKS with what must be fixed; remove an entry once
-that is done, and the walk then guards it."""
+What may legitimately be ASCII is allowed explicitly below (case numbers, rule ids, BPMN.io, …). Only the
+administrator's view of a case's internal variables is skipped (ADMIN_ONLY)."""
 
 from __future__ import annotations
 
@@ -39,18 +38,13 @@ ALLOWED = [
     r"\bEnglish\b",                       # the language switch
 ]
 
-# Leaks in areas owned by other helpers of issue 7 (part of a page -> what must be fixed there). The walk skips
-# the text of these parts; the lead removes an entry after merging the branch that fixes it.
-KNOWN_LEAKS: dict[str, str] = {
-    "details.other-data": "案件页「流程内部变量」列出原始变量名和值（opinions、implementation_reports、reported_at、"
-                          "plan_round、answer_due、received_date、quarter_stats 的 by_process/by_unit 等、2026Q3）："
-                          "改为按单位列出的中文表格，内部变量只给管理员看（unitdata 助手）",
+# Parts of a page only an administrator sees, where internal names are the point (selector -> what it is).
+ADMIN_ONLY: dict[str, str] = {
+    "details.other-data": "案件页「流程内部变量」：流程图自己记录的变量，只给系统管理员排查用",
 }
-# Words from other helpers' areas that still leak wherever they appear (word -> what must be fixed).
-KNOWN_WORDS: dict[str, str] = {
-    "reported_at": "每个单位的落实报告记录里的 reported_at 没有中文标签（办理记录「提交的内容」中可见）："
-                   "按单位列出的报告表格须标为「报告时间」（unitdata 助手）",
-}
+ADMIN = "admin"
+# Words allowed wherever they appear (word -> why); empty: every identifier a person reads is a defect.
+KNOWN_WORDS: dict[str, str] = {}
 
 IDENTIFIER = re.compile(r"\{'|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -74,7 +68,7 @@ def test_leak_detector_catches_identifiers_and_allows_case_numbers():
     assert leaks("AJYS-20260302-0001 依据 P5、P4a，见 BPMN.io；2026-03-05 24:00") == []
 
 
-# All of the page a person can unfold, minus the parts listed in KNOWN_LEAKS.
+# All of the page a person can unfold, minus the parts named in SKIP.
 _VISIBLE_TEXT = """(skip) => {
   document.querySelectorAll('details').forEach(d => { d.open = true; });
   let text = document.body.innerText;
@@ -100,7 +94,7 @@ class Walk:
 
     def read(self, page, who: str, what: str) -> None:
         self.pages += 1
-        words = leaks(page.evaluate(_VISIBLE_TEXT, sorted(KNOWN_LEAKS)))
+        words = leaks(page.evaluate(_VISIBLE_TEXT, sorted(ADMIN_ONLY) if who == ADMIN else []))
         if words:
             self.found.setdefault((who, what), set()).update(words)
 

@@ -74,3 +74,19 @@ def test_broken_diagram_stops_init_db_with_a_readable_message(tmp_path):
     out = liandong("init-db", env=env)
     assert out.returncode == 1
     assert "mini.bpmn" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_validate_exit_codes_clean_problems_and_could_not_check(tmp_path):
+    assert liandong("validate").returncode == 0  # our own diagrams are clean
+    missing = liandong("validate", str(tmp_path / "nowhere.bpmn"))
+    assert missing.returncode == 2 and "文件不存在" in missing.stdout and "XML" not in missing.stdout
+    junk = tmp_path / "junk.bpmn"
+    junk.write_bytes(b"<a><b></a>")
+    broken = liandong("validate", str(junk))
+    assert broken.returncode == 1 and "不是合法的 XML" in broken.stdout
+
+
+def test_validate_report_lists_blockers_for_a_foreign_diagram():
+    out = liandong("validate", "--report", str(ROOT / "tests" / "fixtures" / "bpmn-reference" / "A.4.1.bpmn"))
+    assert out.returncode == 1
+    assert "无法在此运行的原因" in out.stdout and "消息流" in out.stdout and "不符合本系统规范之处" in out.stdout

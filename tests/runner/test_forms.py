@@ -35,7 +35,7 @@ LETTER = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03
           "delivery": "platform"}
 PLAN = {"basic_facts": "某河道非法采砂", "necessity": "涉及多个部门", "tasks": "联合整治", "lead_department": "water",
         "participant_units": ["natural_resources"], "duties_division": "分工", "time_limit": "2026-04-30",
-        "safeguards": "抽调人员", "scope": "p4a", "area": "燕崖镇", "fields": ["market"], "s5_acknowledged": True}
+        "safeguards": "抽调人员", "extent": "area", "area": "燕崖镇", "fields": ["market"], "s5_acknowledged": True}
 
 
 # -- bounds on every field -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The validator: each kind of broken diagram is reported with file, element id and a line."""
 
+import re
 import shutil
 
 import pytest
@@ -8,7 +9,7 @@ from runner.calendar import WorkingCalendar
 from runner.config import ROOT
 from runner.engine import Engine
 from runner.rules import load_rules
-from runner.validate import validate_file
+from runner.validate import Unchecked, validate_file
 from tests.runner.conftest import FIXTURES
 
 ENGINE = Engine(WorkingCalendar.load())
@@ -108,3 +109,59 @@ def test_validate_requires_a_bound_on_every_text_list_and_number(diagram, tmp_pa
     found = problems(diagram)
     assert len(found) == 1 and words in found[0].message, [p.message for p in found]
     assert found[0].element_id.startswith(element) and found[0].line
+
+
+def test_all_problems_are_reported_at_once(diagram):
+    mutate(diagram, 'name="接收审查"', 'name="Review"')
+    mutate(diagram, "<bpmn:documentation>F3：接收单位审查移送</bpmn:documentation>",
+           "<bpmn:documentation>P99</bpmn:documentation>")
+    mutate(diagram, 'decision == "accept"', 'decision == = "accept"')
+    found = problems(diagram)
+    assert {("review_transfer", "中文"), ("review_transfer", "P99"), ("flow_decision_accepted", "语法错误")} <= {
+        (p.element_id, w) for p in found for w in ("中文", "P99", "语法错误") if w in p.message}
+
+
+@pytest.mark.parametrize(("old", "new", "element", "words"), [
+    # a flow cut: the end event can no longer be reached and the gateway leads nowhere on that side
+    ('<bpmn:sequenceFlow id="flow_supervise_end" sourceRef="supervise_letter" targetRef="end_supervised" />', "",
+     "end_supervised", "无法到达"),
+    ('<bpmn:sequenceFlow id="flow_supervise_end" sourceRef="supervise_letter" targetRef="end_supervised" />', "",
+     "supervise_letter", "没有出口"),
+    ('decision == "accept"', 'decison == "accept"', "flow_decision_accepted", "未知的变量 decison"),
+    ('decision == "accept"', 'lookup(decision) == "accept"', "flow_decision_accepted", "未知的函数 lookup"),
+    ("working_days_after(notice_date, 3)", "working_days_after(notice_date, 3) + 1", "letter_overdue",
+     "无法算出"),
+    ("working_days_after(notice_date, 3)", " + ".join(["notice_date"] * 3000), "letter_overdue", "表达式过于复杂"),
+    ('<bpmn:sequenceFlow id="flow_start_notify"', '<bpmn:bogus id="x1" /><bpmn:sequenceFlow id="flow_start_notify"',
+     None, "不应出现在这里"),
+])
+def test_graph_names_timers_and_schema_are_checked(diagram, old, new, element, words):
+    mutate(diagram, old, new)
+    found = problems(diagram)
+    hits = [p for p in found if words in p.message and (element is None or p.element_id == element)]
+    assert hits and all(p.line for p in hits), [str(p) for p in found]
+
+
+def test_messages_from_schema_and_engine_are_chinese(diagram):
+    mutate(diagram, 'isExecutable="true"', 'isExecutable="maybe"')
+    found = problems(diagram)
+    assert found and all(re.search(r"[\u4e00-\u9fff]", p.message) for p in found), [str(p) for p in found]
+    assert not [p for p in found if re.search(r"[A-Za-z]+ [A-Za-z]+ [A-Za-z]+", p.message)]
+
+
+def test_engine_error_is_wrapped_and_translated(diagram):
+    mutate(diagram, 'isExecutable="true"', 'isExecutable="false"')
+    found = problems(diagram)
+    assert any(p.element_id == "mini" and "未标记为可执行" in p.message and p.line for p in found), \
+        [str(p) for p in found]
+
+
+def test_file_named_differently_says_so_plainly(diagram, tmp_path):
+    other = diagram.rename(tmp_path / "other.bpmn")
+    found = problems(other)
+    assert [p.message for p in found] == ["流程标识须与文件名一致：文件名为 other，流程标识为 mini"]
+
+
+def test_missing_file_is_reported_as_missing_not_invalid_xml(tmp_path):
+    (found,) = problems(tmp_path / "nowhere.bpmn")
+    assert isinstance(found, Unchecked) and found.message == "文件不存在"

@@ -70,7 +70,8 @@ def test_history_names_units_elements_and_people_not_codes(rt, browser, clock):
     complete_task(rt, "market_regulation.head", open_task(rt, iid, "send_letter").id, LETTER, clock.now)
     complete_task(rt, RECEIVER, open_task(rt, iid, "review_transfer").id, {"review_decision": "accept"}, clock.now)
     complete_task(rt, "supervision.officer", open_task(rt, iid, "supervise_letter").id,
-                  {"supervision_measure": "phone", "supervision_opinion": "已补发"}, clock.now)
+                  {"supervision_measure": "phone", "supervision_opinion": "已补发", "report_to_discipline": False},
+                  clock.now)
     with rt.session() as s:
         details = " ".join(s.scalars(select(AuditEntry.detail).where(AuditEntry.instance_id == iid)))
     assert "逾期单位：县市场监管局" in details and "转办给 县市场监管局·单位负责人（县市场监管局）" in details
@@ -105,11 +106,11 @@ JOINT = {"title": "历山街道网吧整治", "initiation": "unit_initiated", "l
          "joint_grounds": ["multiple_agencies"], "grounds_explanation": "涉及文化市场和消防安全",
          "summary": "网吧接纳未成年人"}
 PLAN = {"basic_facts": "5 家网吧接纳未成年人", "necessity": "需消防、公安配合", "tasks": "查处并整改",
-        "lead_department": "culture_tourism", "participant_units": ["fire_rescue", "culture_tourism"],
+        "lead_department": "public_security", "participant_units": ["fire_rescue"],
         "duties_division": "文旅局查处；消防检查", "time_limit": "2026-03-27", "safeguards": "抽调执法人员 8 名",
-        "scope": "p4a", "area": "历山街道", "fields": ["culture"], "s5_acknowledged": True}
+        "extent": "area", "area": "历山街道", "fields": ["culture"], "s5_acknowledged": True}
 LEAD = "culture_tourism.officer"
-SELF_PARTICIPANT = "参与配合部门不应包含牵头单位本身（P2）"
+WRONG_LEAD = "方案中的主要牵头部门须为本事项的牵头单位（P1 谁发起谁牵头）"  # a check the diagram's script makes
 
 
 def _draft_plan(rt):
@@ -123,7 +124,7 @@ def test_a_diagram_check_comes_back_in_the_api_as_a_field_error(rt, api):
     resp = api(LEAD).post(f"/api/tasks/{task.id}/complete", PLAN)
     assert resp.status_code == 422
     body = resp.get_json()
-    assert body["fields"] == {"participant_units": SELF_PARTICIPANT}, body
+    assert body["fields"] == {"lead_department": WRONG_LEAD}, body
     assert "Error" not in body["error"] and "流程执行出错" not in body["error"]
     assert snapshot(rt) == before
 
@@ -139,8 +140,8 @@ def test_a_diagram_check_is_shown_beside_its_field_on_the_form(rt, browser):
     assert resp.status_code == 422, html[:2000]
     assert snapshot(rt) == before
     assert "ValueError" not in html and "流程执行出错" not in html
-    field_block = re.search(r'id="f-participant_units".*?(?=<div class="field|</fieldset>)', html, re.S)
-    assert field_block and SELF_PARTICIPANT in field_block.group(0), html[html.find("participant_units") - 500:][:3000]
+    field_block = re.search(r'data-path="lead_department".*?(?=<div class="field)', html, re.S)
+    assert field_block and WRONG_LEAD in field_block.group(0), html[html.find("lead_department") - 500:][:3000]
 
 
 def _wrapped(original: Exception):

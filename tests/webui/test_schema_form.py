@@ -205,7 +205,8 @@ def test_a_lone_surrogate_is_refused_and_the_case_stays_readable(rt, api):
     body = json.dumps({**REGISTER, "basic_facts": "A\ud800B"})  # as a client sends it: "\\ud800" escaped
     resp = sender.client.post(f"/api/tasks/{task.id}/complete", data=body, content_type="application/json",
                               headers={"X-CSRFToken": sender.token})
-    assert resp.status_code == 422 and "无法识别的字符" in resp.get_json()["fields"]["basic_facts"]
+    # refused at the door (webui/inputs.py) before the form is read; validate_form refuses it too (test_forms)
+    assert resp.status_code == 400 and "无法保存的字符" in resp.get_json()["fields"]["basic_facts"]
     assert snapshot(rt) == before
     assert sender.get(f"/api/instances/{iid}").status_code == 200
 

@@ -23,7 +23,7 @@ START = {"title": "燕崖镇沂河沿岸非法采砂及违规排污联合整治"
 PLAN = {"basic_facts": "沂河燕崖段发现 3 处非法采砂点", "necessity": "需两部门与镇政府联合查处",
         "tasks": "取缔采砂点、查处排污", "lead_department": "yanya_town", "participant_units": list(UNITS),
         "duties_division": "自然资源局查处非法采砂；生态环境分局查处排污", "time_limit": "2026-03-31",
-        "safeguards": "镇政府提供车辆", "scope": "p4b", "area": "燕崖镇沂河沿岸", "fields": ["ecology", "market"],
+        "safeguards": "镇政府提供车辆", "extent": "area", "area": "燕崖镇沂河沿岸", "fields": ["ecology", "market"],
         "s5_acknowledged": True}
 OPINIONS = {"natural_resources": {"stance": "agree_with_comments", "comments": "请写明采砂点坐标"},
             "ecology_environment": {"stance": "agree"}}

@@ -99,13 +99,20 @@
       badge.title = payload.late[id];
       overlays.add(id, "late", { position: { top: -10, right: 10 }, html: badge });
     });
-    // A wide diagram fitted whole is too small to read: show the current step at a readable size instead.
+    // A wide diagram fitted whole is too small to read: show the current steps (all of them: parallel
+    // branches and notices are current together) at a readable size instead.
     var current = Object.keys(payload.states).filter(function (id) {
       return registry.get(id) && (payload.states[id] === "overdue" || payload.states[id] === "active");
-    }).map(function (id) { return registry.get(id); })[0];
-    if (canvas.zoom() < 0.55 && current) {
-      canvas.zoom(0.8);
-      canvas.scrollToElement(current, { top: 120, left: 200, right: 200, bottom: 120 });
+    }).map(function (id) { return registry.get(id); });
+    if (canvas.zoom() < 0.55 && current.length) {
+      var left = Math.min.apply(null, current.map(function (e) { return e.x; }));
+      var top = Math.min.apply(null, current.map(function (e) { return e.y; }));
+      var right = Math.max.apply(null, current.map(function (e) { return e.x + e.width; }));
+      var bottom = Math.max.apply(null, current.map(function (e) { return e.y + e.height; }));
+      var size = canvas.getSize();
+      var scale = Math.min(0.8, size.width / (right - left + 400), size.height / (bottom - top + 240));
+      var width = size.width / scale, height = size.height / scale;
+      canvas.viewbox({ x: (left + right - width) / 2, y: (top + bottom - height) / 2, width: width, height: height });
     }
     viewer.get("eventBus").on("element.click", function (event) {
       if (event.element && event.element.businessObject && !event.element.waypoints) { select(event.element); }
