@@ -41,7 +41,8 @@ def test_overdue_task_has_a_badge_and_opens_supervision(rt, browser, clock):
     html = browser(SENDER).get("/").get_data(as_text=True)
     assert "row-overdue" in html and "已逾期 2 个工作日" in html and ">逾期<" in html
     sup = browser("supervision.officer").get("/").get_data(as_text=True)
-    assert "督办移送函逾期" in sup and "逾期单位：县市场监管局" in sup and ">督办<" in sup
+    assert "督办移送函逾期" in sup and ">督办<" in sup
+    assert "督办：县市场监管局 未按期办理「发出移送函并移送材料」" in sup
 
 
 def test_filters_by_procedure_status_due_date_and_search(rt, browser, clock):
