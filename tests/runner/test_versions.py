@@ -203,3 +203,31 @@ def test_export_round_trips(rt, tmp_path, settings):
         theirs = {r.process_key: r.checksum for r in s2.scalars(select(ProcessDefinition))}
     assert ours == theirs
     again.session_factory.kw["bind"].dispose()
+
+
+def test_import_refuses_an_invalid_file_and_stores_nothing(rt, tmp_path):
+    from runner.versions import import_file
+
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text((BPMN / "case_transfer.bpmn").read_text(encoding="utf-8").replace(
+        "</bpmn:process>", "", 1), encoding="utf-8")
+    before = snapshot(rt)
+    with pytest.raises(Invalid) as exc:
+        import_file(rt, bad, "justice.legal", NEW_DAY)
+    assert "未通过检查" in exc.value.message and "bad.bpmn" in exc.value.message
+    assert snapshot(rt) == before
+
+
+def test_import_of_a_layout_only_change_makes_no_version_and_a_real_change_makes_a_draft(rt, tmp_path):
+    from runner.versions import import_file
+
+    target = _copy_diagrams(tmp_path)
+    path = target / "case_transfer.bpmn"
+    xml = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"^( +)", r"\1\1", xml, flags=re.M), encoding="utf-8")
+    with pytest.raises(Conflict) as exc:
+        import_file(rt, path, "justice.legal", NEW_DAY)
+    assert "与第 1 版含义相同" in exc.value.message
+    path.write_text(xml.replace('name="登记移送案件"', 'name="登记移送案件并通报"'), encoding="utf-8")
+    row = import_file(rt, path, "justice.legal", NEW_DAY)
+    assert (row.version, row.status, row.author) == (2, "draft", "justice.legal")
