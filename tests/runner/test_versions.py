@@ -231,3 +231,11 @@ def test_import_of_a_layout_only_change_makes_no_version_and_a_real_change_makes
     path.write_text(xml.replace('name="登记移送案件"', 'name="登记移送案件并通报"'), encoding="utf-8")
     row = import_file(rt, path, "justice.legal", NEW_DAY)
     assert (row.version, row.status, row.author) == (2, "draft", "justice.legal")
+
+
+def test_start_up_message_says_how_to_unblock_when_nothing_is_in_force(rt):
+    from runner.setup import startup_message
+
+    assert "没有现行版本" not in startup_message(rt, "127.0.0.1", 5000, now=OLD_DAY)
+    message = startup_message(rt, "127.0.0.1", 5000, now=NEW_DAY)
+    assert "案件移送" in message and "liandong versions successor case_transfer --from 2026-11-20" in message
