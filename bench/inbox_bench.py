@@ -55,7 +55,7 @@ def fill(rt, instances: int, seed: int = 7) -> int:
         seed_units(s)
         seed_demo_users(s)
         s.add(ProcessDefinition(id=1, process_key="case_transfer", version=1, name="案件移送", checksum="bench",
-                                bpmn_xml="<x/>", forms={}, spec_json="{}", active=True, deployed_at=NOW))
+                                bpmn_xml="<x/>", forms={}, spec_json="{}", status="active", deployed_at=NOW))
     engine = rt.session_factory.kw["bind"]
     rows = 0
     batch = 5000

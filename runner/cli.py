@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("audit", help="审计日志")
     p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
+    _versions_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -48,6 +49,75 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
+
+
+def _versions_parser(sub) -> None:
+    p = sub.add_parser("versions", help="流程版本库：列出、建立后续版本、导入、启用、导出")
+    actions = p.add_subparsers(dest="versions_command", required=True)
+    q = actions.add_parser("list", help="各流程的版本、状态、施行期间和依据")
+    q.add_argument("key", nargs="?")
+    q = actions.add_parser("successor", help="由现行（或最新）版本复制一个草稿，写入新的施行期间和依据")
+    q.add_argument("key")
+    q.add_argument("--from", dest="start", required=True, help="施行起始日 YYYY-MM-DD")
+    q.add_argument("--to", dest="end", help="施行截止日 YYYY-MM-DD（不写则不限）")
+    q.add_argument("--basis-number", required=True, help="依据的政策文件文号")
+    q.add_argument("--basis-title", required=True, help="依据的政策文件标题")
+    q.add_argument("--comment", default="")
+    q.add_argument("--by", default="system", help="经办人账号")
+    q = actions.add_parser("import", help="把一个流程图文件导入为草稿（表单取自其旁的 forms/ 目录）")
+    q.add_argument("file")
+    q.add_argument("--key")
+    q.add_argument("--comment", default="")
+    q.add_argument("--by", default="system")
+    q = actions.add_parser("activate", help="运行该流程的全部场景，全部通过后启用草稿")
+    q.add_argument("key")
+    q.add_argument("version", type=int)
+    q.add_argument("--by", required=True, help="批准人账号")
+    q.add_argument("--reason", required=True, help="启用理由")
+    q = actions.add_parser("export", help="把现行版本写回文件（bpmn 和表单）")
+    q.add_argument("dir")
+
+
+def cmd_versions(args) -> int:
+    from datetime import UTC, datetime
+
+    from runner.errors import DomainError
+    from runner.runtime import make_runtime
+    from runner.versions import STATUS_WORDS, activate, create_successor, export_in_force, import_file, list_versions
+
+    now = datetime.now(UTC)
+    rt = make_runtime(settings_from_env())
+    try:
+        if args.versions_command == "list":
+            for proc in list_versions(rt, now, args.key):
+                force = f"现行第 {proc.in_force} 版" if proc.in_force else "⚠ 今日无现行版本，不能发起新事项"
+                upcoming = f"；下一版：第 {proc.next} 版" if proc.next else ""
+                print(f"{proc.name}（{proc.process_key}）：{force}{upcoming}")
+                for v in proc.versions:
+                    basis = f"{v.basis_number}《{v.basis_title}》" if v.basis_number else "（未写依据）"
+                    print(f"  第 {v.version} 版  {STATUS_WORDS.get(v.status, v.status)}  "
+                          f"{v.effective_from or '不限'} 至 {v.effective_to or '不限'}  {basis}")
+        elif args.versions_command == "successor":
+            row = create_successor(rt, args.key, args.start, args.end, args.basis_number, args.basis_title,
+                                   args.comment, args.by, now)
+            print(f"已建立「{row.name}」第 {row.version} 版草稿。检验并启用："
+                  f"liandong versions activate {row.process_key} {row.version} --by 账号 --reason 理由")
+        elif args.versions_command == "import":
+            row = import_file(rt, Path(args.file), args.by, now, args.key, args.comment)
+            print(f"已导入「{row.name}」第 {row.version} 版草稿")
+        elif args.versions_command == "activate":
+            row, gate = activate(rt, args.key, args.version, args.by, args.reason, now)
+            print(f"场景 {len(gate.passed)} 个全部通过；已启用「{row.name}」第 {row.version} 版"
+                  f"（{row.effective_from or '不限'} 至 {row.effective_to or '不限'}）")
+        else:
+            for line in export_in_force(rt, Path(args.dir), now):
+                print(f"已写出 {line}")
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+    return 0
 
 
 def cmd_init_db(args) -> int:
@@ -214,7 +284,7 @@ def cmd_audit(args) -> int:
 
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
-            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate}
+            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions}
 
 if __name__ == "__main__":
     sys.exit(main())

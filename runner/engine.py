@@ -124,7 +124,7 @@ class ProcessBundle:
 
     process_key: str
     name: str
-    path: Path
+    path: Path | None
     xml: str
     spec: object
     subprocess_specs: dict
@@ -264,23 +264,49 @@ class Engine:
         return self._validator
 
     def parse(self, path: Path) -> ProcessBundle:
-        """Parse one process file (process id = file name) with its forms; raise DiagramError."""
+        """Parse one process file with the forms it references (from forms/ beside it); raise DiagramError.
+
+        The process is keyed by the id of the process inside the file, whatever the file is called."""
         path = Path(path)
-        key = path.stem
-        parser = SpiffBpmnParser(validator=self.validator)
         try:
-            parser.add_bpmn_file(str(path))
+            xml = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DiagramError([Problem(path.name, "", f"无法读取文件：{exc}")]) from exc
+        bundle = self._parse(xml, None, path.name, path.parent / "forms")
+        bundle.path = path
+        return bundle
+
+    def parse_text(self, xml: str, forms: dict[str, dict], name: str = "流程图") -> ProcessBundle:
+        """Parse a stored diagram (XML text) with its stored FORMS (form file -> JSON Schema); raise DiagramError."""
+        return self._parse(xml, dict(forms or {}), name, None)
+
+    def _parse(self, xml: str, forms: dict[str, dict] | None, name: str, forms_dir: Path | None) -> ProcessBundle:
+        parser = SpiffBpmnParser(validator=self.validator)
+        key = ""
+        try:
+            from lxml import etree
+
+            raw = xml.encode("utf-8")
+            # lxml refuses a str that carries an encoding declaration; the text was decoded already
+            node = etree.fromstring(re.sub(rb"^\s*<\?xml[^>]*\?>", b"", raw),
+                                    parser=etree.XMLParser(resolve_entities=False, no_network=True))
+            parser.add_bpmn_xml(node, filename=name)
+            ids = parser.get_process_ids()
+            if len(ids) != 1:
+                raise DiagramError([Problem(name, "", f"一个流程图文件须恰好含一个可执行流程，实际 {len(ids)} 个")])
+            key = ids[0]
             spec = parser.get_spec(key)
             subprocess_specs = parser.get_subprocess_specs(key)
+        except DiagramError:
+            raise
         except ValidationException as exc:
             line = getattr(exc, "line_number", None) or getattr(exc, "sourceline", None) or None
-            raise DiagramError([Problem(path.name, getattr(exc, "id", "") or "", _first_line(exc), line)]) from exc
+            raise DiagramError([Problem(name, getattr(exc, "id", "") or "", _first_line(exc), line)]) from exc
         except (SpiffWorkflowException, ValueError, KeyError) as exc:
-            raise DiagramError([Problem(path.name, "", _first_line(exc))]) from exc
+            raise DiagramError([Problem(name, "", _first_line(exc))]) from exc
         except Exception as exc:  # lxml syntax errors and the like
-            raise DiagramError([Problem(path.name, "", f"无法解析：{exc}")]) from exc
-        xml = path.read_text(encoding="utf-8")
-        bundle = ProcessBundle(key, getattr(spec, "description", None) or key, path, xml, spec, subprocess_specs)
+            raise DiagramError([Problem(name, "", f"无法解析：{exc}")]) from exc
+        bundle = ProcessBundle(key, getattr(spec, "description", None) or key, None, xml, spec, subprocess_specs)
         bundle.documentation = _process_documentation(parser, key)
         process_props = _process_properties(parser, key)
         bundle.properties = process_props
@@ -293,11 +319,16 @@ class Engine:
                 bundle.start_form = props.get("formJsonSchemaFilename")
             form = props.get("formJsonSchemaFilename")
             if form and form not in bundle.forms:
-                form_path = path.parent / "forms" / form
+                if forms is not None:
+                    if form not in forms:
+                        raise DiagramError([Problem(name, task_spec.bpmn_id or "", f"缺少表单 {form}")])
+                    bundle.forms[form] = forms[form]
+                    continue
+                form_path = forms_dir / form
                 try:
                     bundle.forms[form] = json.loads(form_path.read_text(encoding="utf-8"))
                 except (OSError, ValueError) as exc:
-                    raise DiagramError([Problem(path.name, task_spec.bpmn_id or "", f"表单 {form} 无法读取：{exc}")]) \
+                    raise DiagramError([Problem(name, task_spec.bpmn_id or "", f"表单 {form} 无法读取：{exc}")]) \
                         from exc
         return bundle
 

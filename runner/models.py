@@ -68,8 +68,20 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text)  # serialized spec, stored once per version
     effective_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
     effective_to: Mapped[str | None] = mapped_column(String(10), nullable=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # draft (stored, not yet in force) | active (in force within its window) | retired (withdrawn)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    basis_number: Mapped[str] = mapped_column(String(128), default="")  # the policy document, e.g. 源政办发〔2021〕19号
+    basis_title: Mapped[str] = mapped_column(String(255), default="")
+    author: Mapped[str] = mapped_column(String(64), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
 
 
 class ProcessInstance(Base):

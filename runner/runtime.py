@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.calendar import WorkingCalendar
+from runner.calendar import TZ, WorkingCalendar
 from runner.config import Settings
 from runner.db import create_schema, make_engine, make_session_factory
-from runner.engine import Engine, ProcessBundle
+from runner.engine import DiagramError, Engine, ProcessBundle
 from runner.models import ProcessDefinition
 from runner.rules import load_originals, load_restatements, load_rules
+
+log = logging.getLogger(__name__)
+
+BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
+_LAYOUT_NAMESPACES = (BPMNDI, "http://www.omg.org/spec/DD/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC")
 
 
 @dataclass
@@ -26,19 +36,57 @@ class Runtime:
     engine: Engine
     rules: dict[str, str]  # rule id -> the Chinese restatement (RULES.md text where none is written yet)
     originals: dict[str, str] = field(default_factory=dict)  # rule id -> original Chinese clause
+    # The diagrams read from settings.bpmn_dir at start-up, by process id: they seed an empty database and
+    # name the procedures; a case reads its own stored version through bundle_for().
     bundles: dict[str, ProcessBundle] = field(default_factory=dict)
     rules_en: dict[str, str] = field(default_factory=dict)  # rule id -> RULES.md (English locale only)
     _spec_cache: dict[int, str] = field(default_factory=dict)
+    load_problems: list[str] = field(default_factory=list)  # diagrams left out at start-up, and why
+    _bundle_cache: dict[int, ProcessBundle] = field(default_factory=dict)
 
     def session(self) -> Session:
         return self.session_factory()
 
     def bundle(self, process_key: str) -> ProcessBundle | None:
+        """The diagram file's bundle: for naming procedures only; a case must use bundle_for(its definition)."""
         return self.bundles.get(process_key)
+
+    def bundle_for(self, definition: ProcessDefinition) -> ProcessBundle:
+        """The parsed bundle of one stored version (its own XML and forms), cached by definition id."""
+        cached = self._bundle_cache.get(definition.id) if definition.id is not None else None
+        if cached is None:
+            cached = self.engine.parse_text(definition.bpmn_xml, definition.forms or {},
+                                            f"{definition.process_key} 第 {definition.version} 版")
+            if definition.id is not None:
+                self._bundle_cache[definition.id] = cached
+        return cached
+
+
+def load_diagrams(engine: Engine, bpmn_dir: Path) -> tuple[dict[str, ProcessBundle], list[str]]:
+    """Parse every diagram in BPMN_DIR, keyed by the process id inside each file. A broken one is reported
+    (in Chinese) and left out, so one bad file never stops the others from serving."""
+    bundles: dict[str, ProcessBundle] = {}
+    problems: list[str] = []
+    for path in sorted(Path(bpmn_dir).glob("*.bpmn")):
+        try:
+            bundle = engine.parse(path)
+        except DiagramError as exc:
+            details = "；".join(str(p) for p in exc.problems)
+            problems.append(f"流程图 {path.name} 有误，已跳过（其余流程照常服务）：{details}")
+            continue
+        if bundle.process_key in bundles:
+            problems.append(f"流程图 {path.name} 与 {bundles[bundle.process_key].path.name} 的流程编号相同"
+                            f"（{bundle.process_key}），已跳过")
+            continue
+        bundles[bundle.process_key] = bundle
+    for line in problems:
+        log.warning(line)
+        print(line, file=sys.stderr)
+    return bundles, problems
 
 
 def make_runtime(settings: Settings, create: bool = True) -> Runtime:
-    """Build the runtime; parse every diagram in settings.bpmn_dir (a broken diagram stops start-up)."""
+    """Build the runtime; parse every diagram in settings.bpmn_dir (a broken one is reported and left out)."""
     db_engine = make_engine(settings.database_url)
     if create:
         create_schema(db_engine)
@@ -56,47 +104,96 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
     rules_zh = load_restatements(policy_dir / "rules.zh.json" if policy_dir else None)
     rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, {**rules_en, **rules_zh},
                  load_originals(policy_dir / "clauses.zh.json" if policy_dir else None), rules_en=rules_en)
-    for path in sorted(Path(settings.bpmn_dir).glob("*.bpmn")):
-        bundle = engine.parse(path)
-        rt.bundles[bundle.process_key] = bundle
+    rt.bundles, rt.load_problems = load_diagrams(engine, Path(settings.bpmn_dir))
     return rt
 
 
-def checksum(bundle: ProcessBundle) -> str:
-    h = hashlib.sha256(bundle.xml.encode("utf-8"))
-    for name in sorted(bundle.forms):
-        h.update(name.encode())
-        h.update(repr(sorted(bundle.forms[name].items(), key=lambda kv: kv[0])).encode())
+def _canonical(node) -> list:
+    """A nested list standing for NODE's meaning: tag, sorted attributes, trimmed text, children in order."""
+    attrs = sorted((str(k), str(v)) for k, v in node.attrib.items())
+    text = " ".join((node.text or "").split())
+    children = [_canonical(child) for child in node
+                if isinstance(child.tag, str) and etree.QName(child).namespace not in _LAYOUT_NAMESPACES]
+    return [str(node.tag), attrs, text, children]
+
+
+def meaning_digest(xml: str, forms: dict[str, dict]) -> str:
+    """A digest of what a diagram means: the XML without its layout (bpmndi), whitespace- and attribute-
+    order-insensitive, plus its forms. A layout-only change or re-indentation gives the same digest."""
+    raw = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).encode("utf-8")
+    root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True,
+                                                        remove_comments=True, remove_pis=True))
+    h = hashlib.sha256(json.dumps(_canonical(root), ensure_ascii=False).encode("utf-8"))
+    h.update(json.dumps(forms or {}, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return h.hexdigest()
 
 
+def checksum(bundle: ProcessBundle) -> str:
+    return meaning_digest(bundle.xml, bundle.forms)
+
+
+def new_definition(rt: Runtime, bundle: ProcessBundle, version: int, status: str, now: datetime,
+                   author: str = "", comment: str = "") -> ProcessDefinition:
+    """A definition row for BUNDLE (not yet added to a session); window and basis from its properties."""
+    props = bundle.properties
+    return ProcessDefinition(
+        process_key=bundle.process_key, version=version, name=bundle.name, checksum=checksum(bundle),
+        bpmn_xml=bundle.xml, forms=bundle.forms, spec_json=rt.engine.spec_json(bundle),
+        effective_from=props.get("effectiveFrom") or None, effective_to=props.get("effectiveTo") or None,
+        status=status, basis_number=props.get("basisNumber", ""), basis_title=props.get("basisTitle", ""),
+        author=author, comment=comment, created_at=now, deployed_at=now,
+        approved_by=author if status == "active" else None, approved_at=now if status == "active" else None)
+
+
 def deploy_definitions(rt: Runtime, now: datetime) -> list[ProcessDefinition]:
-    """Store a new definition version for each diagram whose content changed; return what was added."""
+    """Seed version 1 of each diagram file whose procedure has no version yet; return what was added.
+
+    After that the database is the source of truth: a changed file does not make a version by itself
+    (`liandong versions import` does); a file whose meaning differs from every stored version is noted."""
     added = []
     with rt.session() as s, s.begin():
         for key, bundle in rt.bundles.items():
-            digest = checksum(bundle)
-            latest = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key)
-                               .order_by(ProcessDefinition.version.desc()).limit(1)).first()
-            if latest is not None and latest.checksum == digest:
+            digests = set(s.scalars(select(ProcessDefinition.checksum).where(ProcessDefinition.process_key == key)))
+            if digests:
+                if checksum(bundle) not in digests:
+                    log.info("流程图 %s 与数据库中的各版本含义不同；数据库为准，如需采用请用 liandong versions import",
+                             bundle.path.name if bundle.path else key)
                 continue
-            version = (s.scalar(select(func.max(ProcessDefinition.version))
-                                .where(ProcessDefinition.process_key == key)) or 0) + 1
-            if latest is not None:
-                latest.active = False
-            row = ProcessDefinition(
-                process_key=key, version=version, name=bundle.name, checksum=digest, bpmn_xml=bundle.xml,
-                forms=bundle.forms, spec_json=rt.engine.spec_json(bundle),
-                effective_from=bundle.properties.get("effectiveFrom"),
-                effective_to=bundle.properties.get("effectiveTo"), active=True, deployed_at=now)
+            row = new_definition(rt, bundle, 1, "active", now, author="system", comment="由 bpmn/ 目录中的流程图初始化")
             s.add(row)
             added.append(row)
     return added
 
 
-def active_definition(s: Session, process_key: str) -> ProcessDefinition | None:
+def _local_day(now: datetime) -> str:
+    return now.astimezone(TZ).date().isoformat()
+
+
+def covers(definition: ProcessDefinition, day: str) -> bool:
+    """Whether DAY (YYYY-MM-DD) is inside DEFINITION's effective window (an open end is unbounded)."""
+    return (not definition.effective_from or definition.effective_from <= day) and \
+        (not definition.effective_to or day <= definition.effective_to)
+
+
+def in_force(s: Session, process_key: str, now: datetime) -> ProcessDefinition | None:
+    """The active version of PROCESS_KEY whose effective window contains NOW's (local) date, if any."""
+    day = _local_day(now)
+    rows = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key,
+                                                     ProcessDefinition.status == "active")
+                     .order_by(ProcessDefinition.version.desc()))
+    return next((row for row in rows if covers(row, day)), None)
+
+
+def active_definition(s: Session, process_key: str, now: datetime | None = None) -> ProcessDefinition | None:
+    """The version a new matter would use at NOW (in force then); when none is in force, or NOW is not given,
+    the newest active version, so a caller can say why it cannot be started (check_effective)."""
+    if now is not None:
+        row = in_force(s, process_key, now)
+        if row is not None:
+            return row
     return s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == process_key,
-                                                     ProcessDefinition.active.is_(True))).first()
+                                                     ProcessDefinition.status == "active")
+                     .order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
 
 def spec_for(rt: Runtime, definition: ProcessDefinition) -> str:

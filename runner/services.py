@@ -117,13 +117,14 @@ def start_process(rt: Runtime, username: str, process_key: str, data: dict, now:
 
 
 def _start(rt, username, process_key, data, now, uploads=()) -> int:
-    bundle = rt.bundle(process_key)
     with rt.session() as s, s.begin():
         user = _user(s, username)
-        definition = active_definition(s, process_key)
-        if bundle is None or definition is None:
+        # The version in force on the start date; when none is, the newest says why (V1) in check_effective.
+        definition = active_definition(s, process_key, now)
+        if definition is None:
             raise NotFound(f"没有名为 {process_key} 的流程")
         check_effective(definition, now)
+        bundle = rt.bundle_for(definition)
         if not may_start(bundle, user):
             raise deny(rt, username, "start", f"{user.display_name} 无权发起「{bundle.name}」", now)
         schema = definition.forms.get(bundle.start_form) if bundle.start_form else {"type": "object",
@@ -215,14 +216,15 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             raise Invalid("该任务没有表单，不应提交数据")
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         before = rt.engine.data(wf)
-        variable = _form_variable(rt, inst.process_key, row.element_id)
+        bundle = rt.bundle_for(definition)  # the case's own version, never the newest file
+        variable = _form_variable(bundle, row.element_id)
         owned = [variable] if variable else form_names(definition.forms.get(row.form_file) if row.form_file else None)
         with session_bound(s):
             own = rt.engine.complete(wf, task_id, {variable: data} if variable else data, now, owned)
         row.status, row.completed_at, row.completed_by = "completed", now, user.username
         s.add(AuditEntry(at=now, actor=user.username, action="complete", instance_id=inst.id, task_id=task_id,
                          element_id=row.element_id, detail=f"办理「{row.name}」",
-                         changes=_completion_changes(rt, inst.process_key, before, rt.engine.data(wf), own)))
+                         changes=_completion_changes(rt, bundle, before, rt.engine.data(wf), own)))
         sync_instance(rt, s, inst, wf, now)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
@@ -243,10 +245,8 @@ def _record_uploads(s: Session, instance_id: int, task_id: str | None, username:
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 
-def _form_variable(rt: Runtime, process_key: str, element_id: str) -> str | None:
-    bundle = rt.bundle(process_key)
-    if bundle is None:
-        return None
+def _form_variable(bundle, element_id: str) -> str | None:
+    """The variable the step ELEMENT_ID keeps its form answer under, in BUNDLE (the case's own version)."""
     # A multi-instance task has a container spec with the same element id but no extensions: skip it.
     specs = list(bundle.spec.task_specs.values()) + [
         ts for sub in bundle.subprocess_specs.values() for ts in sub.task_specs.values()]
@@ -379,11 +379,10 @@ def form_names(schema: dict | None) -> list[str]:
     return list(((schema or {}).get("properties") or {}).keys())
 
 
-def _completion_changes(rt, process_key: str, before: dict, after: dict, own: dict) -> dict:
+def _completion_changes(rt, bundle, before: dict, after: dict, own: dict) -> dict:
     """What a completion changed: the task's own answer, and what the steps it set off changed in the case.
     A multi-instance output collection is left out: it holds every unit's answer, and the audit entry of
     one unit must show only that unit's."""
-    bundle = rt.bundle(process_key)
     collected = set(rt.engine.collections(bundle)) if bundle else set()
     changes = {k: v for k, v in _jsonable_changes(before, after).items() if k not in collected}
     changes.update(_jsonable_changes({}, own))

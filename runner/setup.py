@@ -17,7 +17,7 @@ from runner.calendar import TZ
 from runner.config import SECRET_KEY_FILE, Settings, weak_secret_key
 from runner.models import User
 from runner.org import DEMO_PASSWORD, seed_demo_users, seed_units
-from runner.runtime import deploy_definitions, make_runtime
+from runner.runtime import deploy_definitions, in_force, make_runtime
 from runner.standing import ensure_standing_processes
 
 
@@ -100,10 +100,12 @@ _TRY_ACCOUNTS = ("market_regulation.officer", "market_regulation.head", "health.
                  "discipline.officer", "admin")
 
 
-def startup_message(rt, host: str, port: int) -> str:
-    """What `make run` prints: where to open the app and, when the demo accounts exist, which to try."""
+def startup_message(rt, host: str, port: int, now: datetime | None = None) -> str:
+    """What `make run` prints: where to open the app, which demo accounts to try, and which procedures
+    cannot be started today for want of a version in force (with the commands that fix it)."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     lines = [f"行政执法联动系统已启动，请用浏览器打开：http://{shown}:{port}/", "按 Ctrl+C 停止服务。"]
+    lines += blocked_message(rt, now or datetime.now(UTC))
     with rt.session() as s:
         users = {u.username: u for u in s.scalars(select(User).where(User.username.in_(_TRY_ACCOUNTS),
                                                                        User.active.is_(True)))}
@@ -113,6 +115,20 @@ def startup_message(rt, host: str, port: int) -> str:
     else:
         lines.append("尚无演示账号；如需演示数据，请先运行 liandong init-db --demo")
     return "\n".join(lines)
+
+
+def blocked_message(rt, now: datetime) -> list[str]:
+    """Lines naming the procedures with no version in force on NOW's date, and how legal staff unblock them."""
+    with rt.session() as s:
+        blocked = [rt.bundles[key].name for key in sorted(rt.bundles) if in_force(s, key, now) is None]
+    if not blocked:
+        return []
+    return [f"注意：今日没有现行版本、不能发起新事项的流程：{'、'.join(blocked)}。",
+            "  请法制审核人员建立并启用依据新政策的版本，例如：",
+            "  liandong versions successor case_transfer --from 2026-11-20 --to 2031-11-19 "
+            "--basis-number 文号 --basis-title 标题 --by justice.legal",
+            "  liandong versions activate case_transfer 2 --by justice.legal --reason 新政策施行",
+            "  （liandong versions list 列出全部流程及其版本）"]
 
 
 def serve(settings: Settings, host: str, port: int) -> int:

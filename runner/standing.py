@@ -33,7 +33,7 @@ def ensure_standing_processes(rt: Runtime, now: datetime, username: str | None =
         if not is_standing(bundle):
             continue
         with rt.session() as s:
-            definition = active_definition(s, key)
+            definition = active_definition(s, key, now)
             if definition is None or not _in_window(definition, now):
                 continue
             running = s.scalar(select(func.count()).select_from(ProcessInstance).where(

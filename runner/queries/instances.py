@@ -92,7 +92,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username.in_(sorted(actors)))).all())
         holders = people_names(s, (r.assignee for r in task_rows))
-        forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
+        forms, variables = data_labels(rt, rt.bundle_for(definition), dict(definition.forms or {}))
         history = _history_texts(s, audit, names, element_names(definition.bpmn_xml))
         return InstanceDetail(
             id=inst.id, process_key=inst.process_key, procedure=definition.name,

@@ -36,9 +36,12 @@ def startable(rt: Runtime, viewer: Viewer, now: datetime) -> list[Procedure]:
     """Procedures the viewer's role and unit kind may start, each with its validity window."""
     out = []
     with rt.session() as s:
-        for key, bundle in sorted(rt.bundles.items()):
-            definition = active_definition(s, key)
-            if definition is None or not may_start(bundle, viewer):
+        for key in sorted(rt.bundles):
+            definition = active_definition(s, key, now)
+            if definition is None:
+                continue
+            bundle = rt.bundle_for(definition)  # the version a new matter would use today
+            if not may_start(bundle, viewer):
                 continue
             out.append(_procedure(bundle, definition, now))
     return out
@@ -47,10 +50,10 @@ def startable(rt: Runtime, viewer: Viewer, now: datetime) -> list[Procedure]:
 def procedure(rt: Runtime, viewer: Viewer, key: str, now: datetime) -> Procedure:
     """One procedure with its start form; refused (403, audited) when the viewer may not start it."""
     with rt.session() as s:
-        bundle = rt.bundle(key)
-        definition = active_definition(s, key) if bundle else None
+        definition = active_definition(s, key, now)
         if definition is None:
             raise NotFound(f"没有名为 {key} 的流程")
+        bundle = rt.bundle_for(definition)
         if not may_start(bundle, viewer):
             raise _deny(rt, viewer, "start", f"{viewer.display_name} 无权发起「{bundle.name}」", now)
         return _procedure(bundle, definition, now)

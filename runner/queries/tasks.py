@@ -59,8 +59,9 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         schema = definition.forms.get(r.form_file) if r.form_file else None
         people = dict(s.execute(select(User.username, User.display_name)
                                 .where(User.username == inst.initiator)).all())
-        forms, variables = data_labels(rt, inst.process_key, dict(definition.forms or {}))
-        use = _form_use(rt, inst.process_key, r.element_id)
+        bundle = rt.bundle_for(definition)  # the case's own version: its labels, forms and variables
+        forms, variables = data_labels(rt, bundle, dict(definition.forms or {}))
+        use = _form_use(rt, bundle, r.element_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
         return TaskDetail(
             row=_task_row(rt, r, viewer, names, now, people_names(s, [r.assignee])), form_file=r.form_file,
@@ -71,8 +72,7 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
             form_data=_earlier_answer(rt, wf, r.id, use, schema), own_collection=use.collection if use else None)
 
 
-def _form_use(rt: Runtime, process_key: str, element_id: str):
-    bundle = rt.bundle(process_key)
+def _form_use(rt: Runtime, bundle, element_id: str):
     return next((u for u in rt.engine.form_uses(bundle) if u.element_id == element_id), None) if bundle else None
 
 
@@ -91,14 +91,13 @@ def _earlier_answer(rt: Runtime, wf, task_id: str, use, schema: dict | None) -> 
 _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 
-def data_labels(rt: Runtime, process_key: str, forms: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
+def data_labels(rt: Runtime, bundle, forms: dict[str, dict]) -> tuple[dict[str, dict], dict[str, dict]]:
     """How to label the case data, read from the diagram: (the forms whose fields are kept one by one at the
     top of the data, variable -> {label, schema, many}) for answers kept under a variable of their own.
 
     Each variable is labelled by the step that writes it and its fields by that step's own form, so the
     same field name in two forms (a decision, an opinion) keeps each form's meaning. A multi-instance
-    step's output collection holds one answer per unit or field (`many`)."""
-    bundle = rt.bundle(process_key)
+    step's output collection holds one answer per unit or field (`many`). BUNDLE: the case's own version."""
     top: dict[str, dict] = {}
     variables: dict[str, dict] = {}
     for use in rt.engine.form_uses(bundle) if bundle else []:
@@ -116,10 +115,10 @@ def data_labels(rt: Runtime, process_key: str, forms: dict[str, dict]) -> tuple[
     return top, variables
 
 
-def variable_labels(rt: Runtime, process_key: str) -> dict[str, str]:
-    """Process variable -> the name of the step whose answer it holds."""
-    bundle = rt.bundle(process_key)
-    _top, variables = data_labels(rt, process_key, dict(bundle.forms) if bundle else {})
+def variable_labels(rt: Runtime, definition) -> dict[str, str]:
+    """Process variable -> the name of the step whose answer it holds, in DEFINITION (a case's own version)."""
+    bundle = rt.bundle_for(definition)
+    _top, variables = data_labels(rt, bundle, dict(bundle.forms))
     return {name: v["label"] for name, v in variables.items()}
 
 

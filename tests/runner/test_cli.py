@@ -64,16 +64,20 @@ def test_simulate_failing_expectation_says_what_and_exits_nonzero(tmp_path):
     assert "被拒绝" in out.stdout and "0 passed, 1 failed" in out.stdout
 
 
-def test_broken_diagram_stops_init_db_with_a_readable_message(tmp_path):
+def test_broken_diagram_is_reported_and_left_out_and_init_db_goes_on(tmp_path):
     import os
+    import shutil
 
     (tmp_path / "bpmn").mkdir()
     (tmp_path / "bpmn" / "mini.bpmn").write_text("<not-bpmn", encoding="utf-8")
+    shutil.copytree(ROOT / "bpmn" / "forms", tmp_path / "bpmn" / "forms")
+    shutil.copy(ROOT / "bpmn" / "info_query.bpmn", tmp_path / "bpmn" / "查询-副本.bpmn")  # name ≠ process id
     env = {**os.environ, "LIANDONG_BPMN_DIR": str(tmp_path / "bpmn"),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     out = liandong("init-db", env=env)
-    assert out.returncode == 1
-    assert "mini.bpmn" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "mini.bpmn" in out.stderr and "已跳过" in out.stderr and "Traceback" not in out.stderr
+    assert "新部署流程版本：1" in out.stdout
 
 
 def test_validate_exit_codes_clean_problems_and_could_not_check(tmp_path):

@@ -1,0 +1,310 @@
+"""The version library: list, successor, import, activate (behind the scenario gate), export.
+
+Each write is one transaction, audited with who, when, why and the basis. The diagram stays the spec:
+a successor's window and basis are written into its XML's process properties, and the row's columns are
+read back from them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import func, select
+
+from runner.calendar import TZ
+from runner.config import ROOT
+from runner.engine import DiagramError
+from runner.errors import Conflict, Invalid, NotFound
+from runner.models import AuditEntry, ProcessDefinition
+from runner.runtime import Runtime, checksum, covers, new_definition
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+SCENARIO_DIR = ROOT / "tests" / "scenarios"
+STATUS_WORDS = {"draft": "草稿", "active": "已启用", "retired": "已停用"}
+
+
+@dataclass
+class VersionRow:
+    process_key: str
+    name: str
+    version: int
+    status: str
+    effective_from: str | None
+    effective_to: str | None
+    basis_number: str
+    basis_title: str
+    approved_by: str | None
+
+
+@dataclass
+class Procedure:
+    process_key: str
+    name: str
+    versions: list[VersionRow] = field(default_factory=list)
+    in_force: int | None = None  # the version in force today
+    next: int | None = None  # the active version whose window starts next
+
+
+def _day(now: datetime) -> str:
+    return now.astimezone(TZ).date().isoformat()
+
+
+def window_text(row) -> str:
+    return f"{row.effective_from or '不限'} 至 {row.effective_to or '不限'}"
+
+
+# -- reading ------------------------------------------------------------------------------------
+def list_versions(rt: Runtime, now: datetime, key: str | None = None) -> list[Procedure]:
+    """Every procedure with its versions; which is in force on NOW's date and which comes next."""
+    day = _day(now)
+    with rt.session() as s:
+        q = select(ProcessDefinition).order_by(ProcessDefinition.process_key, ProcessDefinition.version)
+        if key:
+            q = q.where(ProcessDefinition.process_key == key)
+        rows = list(s.scalars(q))
+    out: dict[str, Procedure] = {}
+    for r in rows:
+        proc = out.setdefault(r.process_key, Procedure(r.process_key, r.name))
+        proc.name = r.name
+        proc.versions.append(VersionRow(r.process_key, r.name, r.version, r.status, r.effective_from,
+                                        r.effective_to, r.basis_number, r.basis_title, r.approved_by))
+        if r.status == "active" and covers(r, day):
+            proc.in_force = r.version
+        if r.status == "active" and r.effective_from and r.effective_from > day:
+            later = next((v for v in proc.versions if v.version == proc.next), None)
+            if later is None or r.effective_from < (later.effective_from or ""):
+                proc.next = r.version
+    if key and not out:
+        raise NotFound(f"没有名为 {key} 的流程")
+    return list(out.values())
+
+
+def _row(s, key: str, version: int) -> ProcessDefinition:
+    row = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key,
+                                                    ProcessDefinition.version == version)).first()
+    if row is None:
+        raise NotFound(f"流程 {key} 没有第 {version} 版")
+    return row
+
+
+def _next_version(s, key: str) -> int:
+    return (s.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == key))
+            or 0) + 1
+
+
+# -- writing the window and basis into the diagram ------------------------------------------------
+def with_properties(xml: str, values: dict[str, str]) -> str:
+    """XML with the process's spiffworkflow properties VALUES set (added when missing); layout kept."""
+    raw = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).encode("utf-8")
+    root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    process = root.find(f"{{{BPMN_NS}}}process")
+    if process is None:
+        raise Invalid("流程图中没有流程（bpmn:process）")
+    ext = process.find(f"{{{BPMN_NS}}}extensionElements")
+    if ext is None:
+        ext = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+        docs = process.findall(f"{{{BPMN_NS}}}documentation")
+        process.insert(len(docs), ext)
+    props = ext.find(f"{{{SPIFF_NS}}}properties")
+    if props is None:
+        props = etree.SubElement(ext, f"{{{SPIFF_NS}}}properties")
+    for name, value in values.items():
+        found = next((p for p in props.findall(f"{{{SPIFF_NS}}}property") if p.get("name") == name), None)
+        if found is None:
+            found = etree.SubElement(props, f"{{{SPIFF_NS}}}property", name=name)
+            found.tail = props[-2].tail if len(props) > 1 else None
+        found.set("value", value)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="unicode")
+
+
+def _check_window(start: str | None, end: str | None) -> None:
+    for value in (start, end):
+        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise Invalid(f"日期格式应为 YYYY-MM-DD：{value}")
+    if start and end and end < start:
+        raise Invalid(f"施行期间有误：止于 {end} 早于起始 {start}")
+
+
+def _audit(s, now, actor, action, row: ProcessDefinition, detail: str, reason: str = "") -> None:
+    s.add(AuditEntry(at=now, actor=actor, action=action, detail=detail, changes={
+        "process_key": row.process_key, "version": row.version, "status": row.status,
+        "effective_from": row.effective_from, "effective_to": row.effective_to,
+        "basis_number": row.basis_number, "basis_title": row.basis_title, "reason": reason}))
+
+
+def _store_draft(rt, s, xml: str, forms: dict, now, author: str, comment: str, key: str | None = None):
+    try:
+        bundle = rt.engine.parse_text(xml, forms, key or "导入的流程图")
+    except DiagramError as exc:
+        raise Invalid("流程图未通过检查，未保存：\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
+    if key and bundle.process_key != key:
+        raise Invalid(f"流程图中的流程编号是 {bundle.process_key}，不是 {key}")
+    same = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == bundle.process_key,
+                                                     ProcessDefinition.checksum == checksum(bundle))).first()
+    if same is not None:
+        raise Conflict(f"与第 {same.version} 版含义相同（只有版式或缩进不同），未建立新版本")
+    row = new_definition(rt, bundle, _next_version(s, bundle.process_key), "draft", now, author, comment)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def create_successor(rt: Runtime, key: str, start: str, end: str | None, basis_number: str, basis_title: str,
+                     comment: str, author: str, now: datetime) -> ProcessDefinition:
+    """A draft copied from the version in force (or else the newest), with a new window and basis written
+    into its diagram."""
+    _check_window(start, end)
+    if not basis_number.strip() or not basis_title.strip():
+        raise Invalid("须写明新版本依据的政策文件文号和标题")
+    with rt.session() as s, s.begin():
+        base = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key,
+                                                         ProcessDefinition.status == "active")
+                         .order_by(ProcessDefinition.version.desc())).all()
+        day = _day(now)
+        source = next((r for r in base if covers(r, day)), None) or (base[0] if base else None)
+        if source is None:
+            source = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key)
+                               .order_by(ProcessDefinition.version.desc())).first()
+        if source is None:
+            raise NotFound(f"没有名为 {key} 的流程")
+        xml = with_properties(source.bpmn_xml, {"effectiveFrom": start, "effectiveTo": end or "",
+                                                "basisNumber": basis_number.strip(),
+                                                "basisTitle": basis_title.strip()})
+        row = _store_draft(rt, s, xml, dict(source.forms or {}), now, author,
+                           comment or f"由第 {source.version} 版复制，依据新政策", key)
+        _audit(s, now, author, "version_draft", row,
+               f"由「{row.name}」第 {source.version} 版建立第 {row.version} 版草稿，施行期间 {window_text(row)}，"
+               f"依据 {row.basis_number}《{row.basis_title}》", comment)
+        s.expunge(row)
+        return row
+
+
+def import_file(rt: Runtime, path: Path, author: str, now: datetime, key: str | None = None,
+                comment: str = "") -> ProcessDefinition:
+    """FILE (with the forms in forms/ beside it) as a draft; an invalid one is refused, nothing stored."""
+    try:
+        bundle = rt.engine.parse(Path(path))
+    except DiagramError as exc:
+        raise Invalid("流程图未通过检查，未保存：\n" + "\n".join(f"  {p}" for p in exc.problems)) from exc
+    with rt.session() as s, s.begin():
+        row = _store_draft(rt, s, bundle.xml, bundle.forms, now, author, comment or f"由文件 {Path(path).name} 导入",
+                           key)
+        _audit(s, now, author, "version_import", row, f"导入「{row.name}」第 {row.version} 版草稿（{Path(path).name}）",
+               comment)
+        s.expunge(row)
+        return row
+
+
+# -- the gate -----------------------------------------------------------------------------------
+@dataclass
+class GateResult:
+    passed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, list[str]]] = field(default_factory=list)  # scenario file, failures
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def run_gate(row: ProcessDefinition, scenario_dir: Path = SCENARIO_DIR) -> GateResult:
+    """Run every scenario of ROW's procedure against ROW (its window relaxed)."""
+    from runner.simulate import ScenarioError, run_scenario
+
+    result = GateResult()
+    for path in sorted(Path(scenario_dir).glob(f"{row.process_key}__*.yaml")):
+        try:
+            outcome = run_scenario(path, override={row.process_key: (row.bpmn_xml, dict(row.forms or {}))})
+        except (ScenarioError, DiagramError, Invalid) as exc:
+            result.failed.append((path.stem, [str(exc)]))
+            continue
+        if outcome.ok:
+            result.passed.append(path.stem)
+        else:
+            result.failed.append((path.stem, outcome.failures))
+    return result
+
+
+def activate(rt: Runtime, key: str, version: int, by: str, reason: str, now: datetime,
+             scenario_dir: Path = SCENARIO_DIR) -> tuple[ProcessDefinition, GateResult]:
+    """Put draft VERSION of KEY in force: refused when its window overlaps another active version's, or
+    when any of the procedure's scenarios fails against it."""
+    if not reason.strip():
+        raise Invalid("须写明启用理由")
+    with rt.session() as s:
+        row = _row(s, key, version)
+        s.expunge(row)
+    if row.status != "draft":
+        raise Conflict(f"第 {version} 版当前状态为「{STATUS_WORDS.get(row.status, row.status)}」，只有草稿可以启用")
+    _refuse_overlap(rt, row)
+    if not list(Path(scenario_dir).glob(f"{key}__*.yaml")):
+        raise Invalid(f"「{row.name}」没有任何场景，无法检验，不能启用")
+    gate = run_gate(row, scenario_dir)
+    if not gate.ok:
+        lines = [f"「{row.name}」第 {version} 版未通过场景检验，不能启用："]
+        for name, failures in gate.failed:
+            lines.append(f"  场景 {name}：" + "；".join(failures))
+        raise Invalid("\n".join(lines))
+    with rt.session() as s, s.begin():
+        row = _row(s, key, version)
+        if row.status != "draft":
+            raise Conflict(f"第 {version} 版刚被他人处理，请刷新后查看")
+        _refuse_overlap(rt, row, s)
+        row.status, row.approved_by, row.approved_at, row.deployed_at = "active", by, now, now
+        _audit(s, now, by, "version_activate", row,
+               f"启用「{row.name}」第 {version} 版，施行期间 {window_text(row)}，依据 {row.basis_number}"
+               f"《{row.basis_title}》；通过场景 {len(gate.passed)} 个", reason)
+        s.flush()
+        s.expunge(row)
+    return row, gate
+
+
+def _refuse_overlap(rt, row: ProcessDefinition, s=None) -> None:
+    own = s is None
+    s = s or rt.session()
+    try:
+        others = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == row.process_key,
+                                                           ProcessDefinition.status == "active",
+                                                           ProcessDefinition.id != row.id))
+        for other in others:
+            if _overlaps(row, other):
+                raise Conflict(f"第 {row.version} 版的施行期间（{window_text(row)}）与已启用的第 {other.version} 版"
+                               f"（{window_text(other)}）重叠，不能启用；请调整施行期间")
+    finally:
+        if own:
+            s.close()
+
+
+def _overlaps(a, b) -> bool:
+    lo = max(a.effective_from or "0000-00-00", b.effective_from or "0000-00-00")
+    hi = min(a.effective_to or "9999-12-31", b.effective_to or "9999-12-31")
+    return lo <= hi
+
+
+# -- export -------------------------------------------------------------------------------------
+def export_in_force(rt: Runtime, target: Path, now: datetime) -> list[str]:
+    """Write the version in force of each procedure (else its newest active one) to TARGET as files."""
+    target = Path(target)
+    (target / "forms").mkdir(parents=True, exist_ok=True)
+    written = []
+    day = _day(now)
+    with rt.session() as s:
+        rows = list(s.scalars(select(ProcessDefinition).where(ProcessDefinition.status == "active")
+                              .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())))
+    chosen: dict[str, ProcessDefinition] = {}
+    for r in rows:
+        if covers(r, day) or r.process_key not in chosen:
+            if r.process_key not in chosen or (covers(r, day) and not covers(chosen[r.process_key], day)):
+                chosen[r.process_key] = r
+    for key, r in sorted(chosen.items()):
+        (target / f"{key}.bpmn").write_text(r.bpmn_xml, encoding="utf-8")
+        for name, schema in (r.forms or {}).items():
+            (target / "forms" / name).write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n",
+                                                 encoding="utf-8")
+        written.append(f"{key}.bpmn（第 {r.version} 版，{window_text(r)}）")
+    return written
