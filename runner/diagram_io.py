@@ -155,12 +155,17 @@ XML_MESSAGES = [
 ]
 
 
-def translate_xml_error(message: str) -> str:
-    for pattern, make in XML_MESSAGES:
+def translate(table, message: str, fallback: str) -> str:
+    """The Chinese text of the first (pattern, make) in TABLE that matches MESSAGE, else FALLBACK."""
+    for pattern, make in table:
         m = pattern.search(message or "")
         if m:
             return make(m)
-    return "XML 格式错误"
+    return fallback
+
+
+def translate_xml_error(message: str) -> str:
+    return translate(XML_MESSAGES, message, "XML 格式错误")
 
 
 def parse_xml(data: bytes):

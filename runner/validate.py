@@ -14,7 +14,7 @@ from pathlib import Path
 from lxml import etree
 
 from runner.calendar import TZ
-from runner.diagram_io import DiagramRefused, load_diagram, safe_parser
+from runner.diagram_io import DiagramRefused, load_diagram, safe_parser, translate
 from runner.engine import (
     Engine,
     Problem,
@@ -237,11 +237,7 @@ ENGINE_MESSAGES = [
 
 
 def translate_engine_error(message: str) -> str:
-    for pattern, make in ENGINE_MESSAGES:
-        m = pattern.search(message or "")
-        if m:
-            return make(m)
-    return "流程引擎无法解析此元素"
+    return translate(ENGINE_MESSAGES, message, "流程引擎无法解析此元素")
 
 
 def _line_of(tree, element_id: str) -> int | None:
