@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from runner.access import deny, may_close, may_withdraw
 from runner.errors import Conflict, Invalid, NotFound
-from runner.models import AuditEntry, HumanTask
+from runner.models import AuditEntry, HumanTask, ProcessInstance
 from runner.runtime import Runtime, spec_for
 from runner.services import _guard, _user, lock_instance
 from runner.sync import sync_instance
@@ -33,7 +33,7 @@ def _end(rt, username, instance_id, reason, now, how) -> None:
     reason = (reason or "").strip() if isinstance(reason, str) else ""
     with rt.session() as s, s.begin():
         user = _user(s, username)
-        inst = lock_instance(s, int(instance_id))  # one action at a time on a case
+        inst = s.get(ProcessInstance, int(instance_id))
         if inst is None:
             raise NotFound("案件不存在")
         word = "撤回" if how == WITHDRAWN else "督查结案"
@@ -42,6 +42,8 @@ def _end(rt, username, instance_id, reason, now, how) -> None:
             raise deny(rt, username, "withdraw", f"{user.display_name} 不是该事项的发起人，不能撤回", now, inst.id)
         if how == CLOSED and not may_close(user):
             raise deny(rt, username, "close", f"{user.display_name} 无权督查结案", now, inst.id)
+        # refusals are audited in their own transaction, so the case lock is taken only after them
+        inst = lock_instance(s, inst.id)
         if inst.status != "running":
             raise Conflict(f"「{inst.title}」已经结束，不能{word}")
         if not reason:
