@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 vendor: webui/static/vendor/.installed
 
-webui/static/vendor/.installed: package.json package-lock.json scripts/vendor.sh
+webui/static/vendor/.installed: package.json package-lock.json scripts/vendor.sh scripts/bundle.mjs $(wildcard webui/static/src/*.js webui/static/src/*/*.js)
 	bash scripts/vendor.sh
 	touch $@
 
