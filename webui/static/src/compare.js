@@ -22,7 +22,18 @@ import './compare/compare.css';
     const marks = which === 'b'
       ? [['diff-added', changes.added], ['diff-changed', changes.changed], ['diff-layout', changes.layout]]
       : [['diff-removed', changes.removed], ['diff-changed', changes.changed]];
-    marks.forEach(([cls, ids]) => ids.forEach((id) => { if (registry.get(id)) { canvas.addMarker(id, cls); } }));
+    const overlays = viewer.get('overlays');
+    marks.forEach(([cls, ids]) => ids.forEach((id) => {
+      if (!registry.get(id)) { return; }
+      canvas.addMarker(id, cls);
+      const kind = cls.slice(5);
+      if (kind === 'layout' || registry.get(id).waypoints) { return; }
+      // a flag beside the element, readable when the whole diagram is fitted to the screen
+      const flag = document.createElement('span');
+      flag.className = 'diff-flag diff-flag-' + kind;
+      flag.textContent = data.labels[kind];
+      overlays.add(id, 'diff', { position: { top: -22, left: 24 }, scale: { min: 1 }, html: flag });
+    }));
   }
 
   async function show(which) {
@@ -56,7 +67,8 @@ import './compare/compare.css';
       item.classList.add('diff-current');
       if (element) {
         canvas.addMarker(id, 'diff-focus');
-        canvas.scrollToElement(element);
+        canvas.zoom(1);
+        canvas.scrollToElement(element, { top: 120, bottom: 120, left: 200, right: 200 });
       }
     });
   }
