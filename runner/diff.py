@@ -97,6 +97,7 @@ class _Version:
     labels: dict  # form field -> title
     timers: TimerText
     names: dict  # element id -> name
+    before: dict  # element id -> the sources of the flows into it
 
 
 def _parse(xml: str):
@@ -137,8 +138,11 @@ def _read(xml: str, forms: dict, config: dict) -> _Version:
         di[shape.get("bpmnElement")] = json.dumps(_canonical(shape, layout=True), ensure_ascii=False)
     labels = {**SCRIPT_VARIABLES, **field_labels(forms)}
     names = {el.get("id"): el.get("name") for el in root.iter() if isinstance(el.tag, str) and el.get("name")}
+    before: dict[str, list[str]] = {}
+    for f in root.iter(f"{{{BPMN}}}sequenceFlow"):
+        before.setdefault(f.get("targetRef"), []).append(f.get("sourceRef"))
     return _Version(root, forms or {}, elements, order, lane_of, di, labels,
-                    TimerText(etree.tostring(root, encoding="unicode"), labels, config or {}), names)
+                    TimerText(etree.tostring(root, encoding="unicode"), labels, config or {}), names, before)
 
 
 def _canonical(node, layout: bool = False) -> list:
@@ -225,8 +229,7 @@ def _name(key: str, el, v: _Version) -> str:
         return f"从「{_node_name(el.get('sourceRef'), v)}」到「{_node_name(el.get('targetRef'), v)}」"
     if tag == "process":
         return "流程整体"
-    before = [f.get("sourceRef") for f in v.root.iter(f"{{{BPMN}}}sequenceFlow") if f.get("targetRef") == key]
-    named = [v.names[s] for s in before if v.names.get(s)]
+    named = [v.names[s] for s in v.before.get(key, []) if v.names.get(s)]
     return f"「{named[0]}」之后的{TYPE_ZH.get(tag, '元素')}" if named else f"未命名的{TYPE_ZH.get(tag, '元素')}"
 
 

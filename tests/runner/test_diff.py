@@ -174,3 +174,12 @@ def test_python_diff_and_bpmn_js_differ_mark_the_same_elements(name, tmp_path):
           "changed": sorted(result.ids("changed")), "layout": sorted(c.element_id for c in result.layout)}
     assert py == js
     assert any(py.values())
+
+
+def test_an_unnamed_gateway_is_named_by_the_step_before_it():
+    result = changed(edit(("P5：进入发出移送函（含按协调决定改向指定单位后重新发函，S1）",
+                           "P5：进入发出移送函")))
+    (item,) = result.changes
+    assert item.element_id == "merge_letter" and item.type_zh == "排他网关"
+    assert item.name == "「是否需立即现场处置？」之后的排他网关"
+    assert "依据的规则：不再引用 S1" in item.details
