@@ -600,3 +600,24 @@ def compare_versions(rt: Runtime, key: str, a: int | None = None, b: int | None 
         result = diff_versions(ra.bpmn_xml, dict(ra.forms or {}), rb.bpmn_xml, dict(rb.forms or {}),
                                rt.engine.config)
         return Comparison(key, rb.name, a, b, [_choice(r) for r in rows], result, ra.bpmn_xml, rb.bpmn_xml)
+
+
+KIND_WORDS = {"added": "新增", "removed": "删除", "changed": "修改", "layout": "仅位置变化"}
+
+
+def diff_text(c: Comparison) -> str:
+    """The comparison as plain Chinese text, for the console and for notes."""
+    d = c.diff
+    lines = [f"「{c.name}」第 {c.a} 版 → 第 {c.b} 版："]
+    if d.identical:
+        return lines[0] + "两个版本完全相同"
+    if d.layout_only:
+        lines.append("仅布局变化：环节、条件、期限、办理单位和表单都相同，只是图形的位置或大小不同")
+    for kind in ("changed", "added", "removed"):
+        for ch in (x for x in d.changes if x.kind == kind):
+            lines.append(f"【{KIND_WORDS[kind]}】{ch.type_zh}「{ch.name}」")
+            lines += [f"    {line}" for line in ch.details]
+    for ch in d.layout:
+        lines.append(f"【{KIND_WORDS['layout']}】{ch.type_zh}「{ch.name}」")
+    lines += d.notes
+    return "\n".join(lines)
