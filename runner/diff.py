@@ -316,6 +316,8 @@ def _timers(el_a, el_b, a, b) -> list[str]:
         return []
     before = "；".join(a.timers.text(x) for x in old) or "无期限"
     after = "；".join(b.timers.text(x) for x in new) or "无期限"
+    if before == after and "按流程图设定的时间" in after:
+        return ["期限的计算方式有变化（无法读作工作日期限，请在流程图中查看）"]
     if before == after:
         return [f"期限的写法有变化（仍为{after}）"]
     return [f"期限：原为{before}，改为{after}"]

@@ -183,3 +183,12 @@ def test_an_unnamed_gateway_is_named_by_the_step_before_it():
     assert item.element_id == "merge_letter" and item.type_zh == "排他网关"
     assert item.name == "「是否需立即现场处置？」之后的排他网关"
     assert "依据的规则：不再引用 S1" in item.details
+
+
+def test_a_timer_not_readable_as_working_days_still_says_it_changed():
+    odd = edit(("working_days_after(notice_date, 3)", 'max("2026-12-01T00:00:00+08:00", now_iso())'))
+    odder = edit(("working_days_after(notice_date, 3)", 'max("2026-12-02T00:00:00+08:00", now_iso())'))
+    result = diff_versions(odd, FORMS, odder, FORMS, CONFIG)
+    assert lines_of(result, "letter_overdue") == ["期限的计算方式有变化（无法读作工作日期限，请在流程图中查看）"]
+    (line,) = lines_of(changed(odd), "letter_overdue")
+    assert line == "期限：原为通报之日起 3 个工作日，改为按流程图设定的时间"
