@@ -564,6 +564,10 @@ STATUS_WORDS = {"draft": "草稿", "active": "已启用", "retired": "已停用"
 class VersionChoice:
     version: int
     label: str  # 第 N 版（状态，施行期间）
+    status: str = ""
+    window: str = ""
+    basis: str = ""
+    comment: str = ""
 
 
 @dataclass
@@ -580,7 +584,10 @@ class Comparison:
 
 def _choice(row) -> VersionChoice:
     window = f"{row.effective_from or '不限'} 至 {row.effective_to or '不限'}"
-    return VersionChoice(row.version, f"第 {row.version} 版（{STATUS_WORDS.get(row.status, '其他')}，{window}）")
+    status = STATUS_WORDS.get(row.status, "其他")
+    basis = f"{row.basis_number}《{row.basis_title}》" if row.basis_number else "（未写依据）"
+    return VersionChoice(row.version, f"第 {row.version} 版（{status}，{window}）", status, window, basis,
+                         row.comment or "")
 
 
 def compare_versions(rt: Runtime, key: str, a: int | None = None, b: int | None = None) -> Comparison:
