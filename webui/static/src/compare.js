@@ -79,6 +79,7 @@ import './compare/compare.css';
     changes = semanticChanges(a.rootElement, b.rootElement);
     // forms live beside the XML: the server names the elements whose form alone changed
     changes.changed = Array.from(new Set(changes.changed.concat(data.formOnly || []))).sort();
+    changes.layout = changes.layout.filter((id) => changes.changed.indexOf(id) < 0);
     ['added', 'removed', 'changed', 'layout'].forEach((k) => { container.dataset[k] = changes[k].join(','); });
     await show('b');
     container.dataset.ready = '1';
