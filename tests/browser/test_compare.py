@@ -43,3 +43,26 @@ def test_letter_deadline_three_to_five_is_coloured_and_listed(rt, live_server, s
     assert console_errors == []
     (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ROOT / "docs" / "screenshots" / "diff.png"), full_page=True)
+
+
+ARCHIVE = ('<bpmn:manualTask id="archive_case" name="归档备查" />',
+           '<bpmndi:BPMNShape id="archive_case_di" bpmnElement="archive_case">'
+           '<dc:Bounds x="1400" y="40" width="100" height="60" /></bpmndi:BPMNShape>')
+
+
+def test_a_removed_step_is_shown_on_the_older_diagram(rt, live_server, signed_in, console_errors):
+    task, shape = ARCHIVE
+    end = '<bpmn:endEvent id="end_criminal_transferred"'
+    newer = add_version(rt, "case_transfer", T0, (end, task + end), ("</bpmndi:BPMNPlane>", shape + "</bpmndi:BPMNPlane>"))
+    page = signed_in("justice.legal")
+    # comparing the newer version (as a) with version 1 (as b): the step is removed
+    page.goto(f"{live_server}/legal/case_transfer/compare?a={newer}&b=1")
+    canvas = page.locator('#compare-canvas[data-ready="1"]')
+    canvas.wait_for()
+    assert canvas.get_attribute("data-removed") == "archive_case"
+    item = page.locator('.diff-item[data-kind="removed"]')
+    assert item.get_attribute("data-element-id") == "archive_case" and "归档备查" in item.inner_text()
+    item.locator(".diff-locate").click()
+    removed = 'g.djs-element.diff-removed[data-element-id="archive_case"]'
+    page.wait_for_selector(f'#compare-canvas[data-showing="a"] {removed}')
+    assert console_errors == []
