@@ -53,7 +53,8 @@ ARCHIVE = ('<bpmn:manualTask id="archive_case" name="归档备查" />',
 def test_a_removed_step_is_shown_on_the_older_diagram(rt, live_server, signed_in, console_errors):
     task, shape = ARCHIVE
     end = '<bpmn:endEvent id="end_criminal_transferred"'
-    newer = add_version(rt, "case_transfer", T0, (end, task + end), ("</bpmndi:BPMNPlane>", shape + "</bpmndi:BPMNPlane>"))
+    plane = "</bpmndi:BPMNPlane>"
+    newer = add_version(rt, "case_transfer", T0, (end, task + end), (plane, shape + plane))
     page = signed_in("justice.legal")
     # comparing the newer version (as a) with version 1 (as b): the step is removed
     page.goto(f"{live_server}/legal/case_transfer/compare?a={newer}&b=1")
