@@ -44,6 +44,7 @@ FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "manualTask", 
               "receiveTask", "businessRuleTask")
 NEEDS_DOC = ("userTask", "exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "endEvent")
 EXPRESSION_PROPS = ("unit", "field", "lateUnit", "due")
+PROP_WORDS = {"unit": "办理单位", "field": "执法领域", "lateUnit": "逾期单位", "due": "办理期限"}
 
 
 class Unchecked(Problem):
@@ -511,7 +512,7 @@ def _expressions(process, nodes, flows):
         props = _props(el)
         for key in EXPRESSION_PROPS:
             if props.get(key):
-                yield el, f"属性 {key} 的表达式", props[key]
+                yield el, f"{PROP_WORDS[key]}（{key}）的表达式", props[key]
 
 
 SAMPLE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
@@ -656,7 +657,7 @@ def _check_user_task(forms_dir, el, add, forms, user_tasks: set[str]) -> None:
         add(el, "用户任务须指定办理单位 unit")
     for key in EXPRESSION_PROPS:
         if props.get(key):
-            _check_expression(add, el, props[key], f"属性 {key} 的表达式")
+            _check_expression(add, el, props[key], f"{PROP_WORDS[key]}（{key}）的表达式")
     if props.get("taskKind") == "supervision":
         _check_supervision(el, props, add, user_tasks)
     form = props.get("formJsonSchemaFilename")

@@ -235,3 +235,11 @@ def test_sample_data_follows_the_form_schemas():
         "called_at": "2026-03-02T09:00:00+08:00", "n": 1.0}
     assert _sample({"type": "array", "items": {"type": "string", "format": "date"}}) == ["2026-03-02"]
     assert _sample({"type": "boolean"}) is True
+
+
+def test_an_unknown_name_in_an_assignment_is_named_with_the_property_people_know(diagram):
+    mutate(diagram, '<spiffworkflow:property name="lateUnit" value="initiator_unit" />',
+           '<spiffworkflow:property name="lateUnit" value="sender_unit" />')
+    hits = [p for p in problems(diagram) if p.element_id == "supervise_letter" and "sender_unit" in p.message]
+    assert [p.message for p in hits] == ["逾期单位（lateUnit）的表达式中使用了未知的变量 sender_unit"]
+    assert hits[0].line
