@@ -19,6 +19,8 @@ vendor: webui/static/vendor/.installed
 webui/static/vendor/.installed: package.json package-lock.json scripts/vendor.sh scripts/bundle.mjs $(wildcard webui/static/src/*.js webui/static/src/*/*.js)
 	bash scripts/vendor.sh
 	touch $@
+# the compare page's bundle also imports an ES module and a style sheet
+webui/static/vendor/.installed: $(wildcard webui/static/src/compare/*)
 
 db: venv
 	$(BIN)/liandong init-db --demo

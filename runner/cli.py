@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit", help="审计日志")
     p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
     _versions_parser(sub)
+    _diff_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -112,6 +113,29 @@ def cmd_versions(args) -> int:
         else:
             for line in export_in_force(rt, Path(args.dir), now):
                 print(f"已写出 {line}")
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+    return 0
+
+
+def _diff_parser(sub) -> None:
+    p = sub.add_parser("diff", help="比较一个流程的两个版本：新增、删除、修改了什么（中文）")
+    p.add_argument("key")
+    p.add_argument("a", type=int, nargs="?", help="旧版本（不写则为新版本的前一版）")
+    p.add_argument("b", type=int, nargs="?", help="新版本（不写则为最新一版）")
+
+
+def cmd_diff(args) -> int:
+    from runner.diff import compare_versions, diff_text
+    from runner.errors import DomainError
+    from runner.runtime import make_runtime
+
+    rt = make_runtime(settings_from_env())
+    try:
+        print(diff_text(compare_versions(rt, args.key, args.a, args.b)))
     except DomainError as exc:
         print(exc.message, file=sys.stderr)
         return 1
@@ -285,6 +309,8 @@ def cmd_audit(args) -> int:
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions}
+
+COMMANDS["diff"] = cmd_diff
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ import builtins
 import json
 import math
 import re
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ FLOW_NODES = ("startEvent", "endEvent", "userTask", "scriptTask", "manualTask", 
               "receiveTask", "businessRuleTask")
 NEEDS_DOC = ("userTask", "exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "endEvent")
 EXPRESSION_PROPS = ("unit", "field", "lateUnit", "due")
+PROP_WORDS = {"unit": "办理单位", "field": "执法领域", "lateUnit": "逾期单位", "due": "办理期限"}
 
 
 class Unchecked(Problem):
@@ -53,7 +55,10 @@ SAFE_BUILTINS = {"len", "int", "str", "float", "bool", "any", "all", "min", "max
                  "set", "tuple", "round", "abs", "isinstance", "range", "enumerate", "zip", "None", "True", "False"}
 # what services._start seeds into every case beside the start form
 START_DATA = {"initiator", "initiator_unit", "initiator_unit_kind", "started_at", "business_key"}
-RUNTIME_ONLY = {"quarter_statistics", "open_task_units", "config", "refuse"}  # need a database or the config
+RUNTIME_ONLY = {"quarter_statistics", "open_task_units", "refuse"}  # need a database or a submitted form
+# what scripts may also use (they run with Python's builtins; expressions are kept to SAFE_BUILTINS)
+SCRIPT_BUILTINS = {"print", "str", "getattr", "hasattr", "map", "filter", "reversed", "next", "iter", "format",
+                   "ValueError", "Exception"}
 
 
 def validate_files(paths: list[Path], engine: Engine, rules: dict[str, str]) -> list[Problem]:
@@ -113,13 +118,13 @@ def _id_index(root) -> dict:
     return {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
 
 
-def _element_at_line(root, line: int | None):
-    if not line:
-        return None
+def _line_index(root) -> dict[int, object]:
+    """Line -> the first element that starts on it (built once: a walk per schema error was quadratic)."""
+    index: dict[int, object] = {}
     for el in root.iter():
-        if isinstance(el.tag, str) and el.sourceline == line:
-            return el
-    return None
+        if isinstance(el.tag, str) and el.sourceline is not None:
+            index.setdefault(el.sourceline, el)
+    return index
 
 
 def _schema_problems(name, root, engine, ids) -> list[Problem]:
@@ -129,8 +134,9 @@ def _schema_problems(name, root, engine, ids) -> list[Problem]:
     if schema.validate(copy):
         return []
     out = []
+    lines = _line_index(root)
     for err in schema.error_log:
-        el = _element_at_line(root, err.line)
+        el = lines.get(err.line) if err.line else None
         owner = el
         while owner is not None and not owner.get("id"):
             owner = owner.getparent()
@@ -240,17 +246,12 @@ def translate_engine_error(message: str) -> str:
     return translate(ENGINE_MESSAGES, message, "流程引擎无法解析此元素")
 
 
-def _line_of(tree, element_id: str) -> int | None:
-    found = tree.xpath("//*[@id=$i]", i=element_id)
-    return found[0].sourceline if found else None
-
-
 def _semantic_checks(name, tree, rules, loaded, forms_dir, file_stem, engine) -> list[Problem]:
     out: list[Problem] = []
 
-    def add(el, message):
+    def add(el, message, line=None):
         out.append(Problem(name, el.get("id", "") if el is not None else "", message,
-                           el.sourceline if el is not None else None))
+                           line or (el.sourceline if el is not None else None)))
 
     processes = tree.xpath("/bpmn:definitions/bpmn:process", namespaces=NS)
     if len(processes) != 1:
@@ -266,6 +267,7 @@ def _semantic_checks(name, tree, rules, loaded, forms_dir, file_stem, engine) ->
         if not SNAKE.match(el.get("id", "")):
             add(el, "id 须为英文 snake_case")
     forms = {}
+    user_tasks = {el.get("id") for el in nodes if etree.QName(el).localname == "userTask"}
     for el in nodes:
         tag = etree.QName(el).localname
         label = el.get("name") or ""
@@ -285,7 +287,7 @@ def _semantic_checks(name, tree, rules, loaded, forms_dir, file_stem, engine) ->
             for expr in el.xpath("bpmn:timerEventDefinition/*", namespaces=NS):
                 _check_expression(add, el, expr.text or "", "定时器表达式")
         if tag == "userTask":
-            _check_user_task(forms_dir, el, add, forms)
+            _check_user_task(forms_dir, el, add, forms, user_tasks)
         if tag == "startEvent" and _props(el).get("formJsonSchemaFilename"):
             _check_form(forms_dir, el, add, _props(el)["formJsonSchemaFilename"], forms)
     for gw in process.iter(f"{{{NS['bpmn']}}}eventBasedGateway"):
@@ -417,28 +419,85 @@ def _form_fields(forms: dict) -> dict[str, dict]:
 
 def _check_names(process, nodes, flows, forms, engine, add) -> None:
     fields = _form_fields(forms)
-    known = set(engine.script_globals()) | SAFE_BUILTINS | START_DATA | set(fields) | _assigned_names(process)
+    script_globals = _sample_globals(engine)
+    known = set(script_globals) | SAFE_BUILTINS | START_DATA | set(fields) | _assigned_names(process)
     if any(not isinstance(f, dict) for f in forms.values()) or None in forms.values():
         return  # a form we could not read: we do not know its fields, so we do not guess
     for el, what, text in _expressions(process, nodes, flows):
         tree = _parse(text, "eval")
-        if tree is None:
-            continue  # syntax errors are reported by _check_expression
-        local = {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-        local |= {t.id for n in ast.walk(tree) if isinstance(n, ast.comprehension)
-                  for t in ast.walk(n.target) if isinstance(t, ast.Name)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known | local:
-                called = any(isinstance(c, ast.Call) and c.func is node for c in ast.walk(tree))
-                add(el, f"{what}中使用了未知的{'函数' if called else '变量'} {node.id}")
+        if tree is not None:  # syntax errors are reported by _check_expression
+            _unknown_names(tree, known, el, what, add)
+    for task, script in _scripts(process):
+        tree, first_line = _parse_script(task, script, add)
+        if tree is not None:
+            _unknown_names(tree, known | SCRIPT_BUILTINS, task, "脚本", add, first_line)
     sample = {**{k: _sample(v) for k, v in fields.items()}, "started_at": SAMPLE_DAY.isoformat(),
               "business_key": "LD-2026-0001", "initiator": "示例", "initiator_unit": "示例"}
-    script_globals = engine.script_globals()
-    _sample_script_values(process, sample, script_globals)
+    assigned = _sample_script_values(process, sample, script_globals)
     for el in nodes:
         for expr in el.xpath("bpmn:timerEventDefinition/bpmn:timeDate|bpmn:timerEventDefinition/bpmn:timeDuration",
                              namespaces=NS):
-            _check_timer(el, etree.QName(expr).localname, expr.text or "", sample, script_globals, add)
+            _check_timer(el, etree.QName(expr).localname, expr.text or "", sample, script_globals, add, assigned)
+
+
+def _unknown_names(tree, known: set[str], el, what: str, add, first_line: int | None = None) -> None:
+    """Every name TREE reads that is neither known nor bound inside it, once each; linear in TREE's size."""
+    nodes = list(ast.walk(tree))
+    local = {n.arg for n in nodes if isinstance(n, ast.arg)}
+    local |= {t.id for n in nodes if isinstance(n, ast.comprehension) for t in ast.walk(n.target)
+              if isinstance(t, ast.Name)}
+    called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    reported: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known \
+                and node.id not in local and node.id not in reported:
+            reported.add(node.id)
+            line = first_line + node.lineno - 1 if first_line else None
+            add(el, f"{what}中使用了未知的{'函数' if id(node) in called else '变量'} {node.id}", line)
+
+
+def _scripts(process):
+    for script in process.iter(f"{{{NS['bpmn']}}}script"):
+        task = script.getparent()
+        if (script.text or "").strip():
+            yield task, script
+
+
+def _script_source(text: str) -> tuple[str, int]:
+    """The script without the blank lines and common indentation the XML gave it; how many lines went."""
+    lines = text.split("\n")
+    skipped = 0
+    while lines and not lines[0].strip():
+        lines.pop(0)
+        skipped += 1
+    return textwrap.dedent("\n".join(lines)).rstrip(), skipped
+
+
+def _parse_script(task, script, add):
+    """The script's syntax tree and the file line of its first line; a syntax error is reported at its line."""
+    source, skipped = _script_source(script.text or "")
+    first_line = (script.sourceline or task.sourceline or 1) + skipped
+    try:
+        return ast.parse(source, mode="exec"), first_line
+    except SyntaxError as exc:
+        add(task, f"脚本语法错误：第 {exc.lineno or 1} 行「{(exc.text or '').strip()[:60]}」附近",
+            first_line + (exc.lineno or 1) - 1)
+    except (RecursionError, MemoryError, ValueError):
+        add(task, "脚本过于复杂，无法检查")
+    return None, first_line
+
+
+def _sample_globals(engine) -> dict:
+    """The engine's script globals, with the configured limits read as sample values (a check runs without the
+    service's settings; a limit it does not know is taken to be two hours)."""
+    script_globals = dict(engine.script_globals())
+    config = dict(getattr(engine, "config", {}) or {})
+
+    def config_sample(name):
+        return config.get(str(name)) or "PT2H"
+
+    script_globals["config"] = config_sample
+    return script_globals
 
 
 def _expressions(process, nodes, flows):
@@ -453,30 +512,60 @@ def _expressions(process, nodes, flows):
         props = _props(el)
         for key in EXPRESSION_PROPS:
             if props.get(key):
-                yield el, f"属性 {key} 的表达式", props[key]
+                yield el, f"{PROP_WORDS[key]}（{key}）的表达式", props[key]
 
 
 SAMPLE_DAY = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
 
 
-def _sample(spec: dict):
+def _sample(spec: dict, depth: int = 0):
+    """A value the form could submit for SPEC: its first option, a date for a date, a number within its bounds,
+    an object with a sample of each property, a list of one sample item."""
+    if not isinstance(spec, dict) or depth > 8:
+        return "示例"
+    options = [o.get("const") for o in spec.get("oneOf") or [] if isinstance(o, dict) and "const" in o]
+    options = list(spec.get("enum") or []) + options if isinstance(spec.get("enum") or [], list) else options
+    if options:
+        return options[0]
     kind = spec.get("type")
     if kind == "string":
         if spec.get("format") == "date":
             return "2026-03-02"
         if spec.get("format") == "date-time":
             return SAMPLE_DAY.isoformat()
-        return (spec.get("enum") or ["示例"])[0]
-    return {"integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}.get(kind, "示例")
+        return "示例"
+    if kind in ("integer", "number"):
+        low = spec.get("minimum", spec.get("exclusiveMinimum", 0))
+        value = max(1, low + 1 if "exclusiveMinimum" in spec else low) if isinstance(low, int | float) else 1
+        return int(value) if kind == "integer" else float(value)
+    if kind == "object":
+        return {k: _sample(v, depth + 1) for k, v in (spec.get("properties") or {}).items()}
+    if kind == "array":
+        items = spec.get("items")
+        return [_sample(items, depth + 1)] if isinstance(items, dict) and items else []
+    return {"boolean": True}.get(kind, "示例")
+
+
+# operations that can make a huge value or a long loop out of a short expression: an uploaded diagram is
+# someone else's code, so a sample evaluation never runs them (the check then says nothing about the timer)
+UNSAFE_NODES = (ast.Pow, ast.Mult, ast.LShift, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                ast.Lambda, ast.NamedExpr, ast.Starred)
+MAX_EVALUATED_NODES = 200
 
 
 def _evaluable(tree, sample, script_globals) -> bool:
     """Only expressions whose every name has a sample or is one of our functions, with no private attribute and
     no huge number, are run: an uploaded diagram is someone else's code, and we do not guess what scripts compute."""
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    unsafe = any(isinstance(n, ast.Attribute) and n.attr.startswith("_") for n in ast.walk(tree)) or any(
-        isinstance(n, ast.Constant) and isinstance(n.value, int) and abs(n.value) > 100_000 for n in ast.walk(tree))
-    return not unsafe and not names & RUNTIME_ONLY and names <= set(sample) | set(script_globals) | SAFE_BUILTINS
+    return not _unsafe(tree) and not names & RUNTIME_ONLY and \
+        names <= set(sample) | set(script_globals) | SAFE_BUILTINS
+
+
+def _unsafe(tree) -> bool:
+    nodes = list(ast.walk(tree))
+    return len(nodes) > MAX_EVALUATED_NODES or any(
+        isinstance(n, UNSAFE_NODES) or (isinstance(n, ast.Attribute) and n.attr.startswith("_"))
+        or (isinstance(n, ast.Constant) and isinstance(n.value, int) and abs(n.value) > 100_000) for n in nodes)
 
 
 def _run(tree, sample, script_globals):
@@ -486,11 +575,15 @@ def _run(tree, sample, script_globals):
         return eval(compile(tree, "<sample>", "eval"), env, dict(sample))  # noqa: S307 - _evaluable checked it
 
 
-def _sample_script_values(process, sample, script_globals) -> None:
-    """Sample values of variables that scripts set by a plain assignment (notice_date = today())."""
+def _sample_script_values(process, sample, script_globals) -> dict[str, list]:
+    """Sample values of variables that scripts set by a plain assignment (notice_date = today()); every
+    expression each such variable is assigned, so that a timer reading it is tried on each of them."""
+    assigned: dict[str, list] = {}
     for script in process.iter(f"{{{NS['bpmn']}}}script"):
-        tree = _parse(script.text or "", "exec")
+        tree = _parse(_script_source(script.text or "")[0], "exec")
         for stmt in tree.body if tree is not None else []:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                assigned.setdefault(stmt.targets[0].id, []).append(stmt.value)
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
                     and stmt.targets[0].id not in sample:
                 expr = ast.Expression(stmt.value)
@@ -499,21 +592,47 @@ def _sample_script_values(process, sample, script_globals) -> None:
                         sample[stmt.targets[0].id] = _run(ast.fix_missing_locations(expr), sample, script_globals)
                     except Exception:  # a script that fails on samples is not this check's finding
                         continue
+    return assigned
 
 
-def _check_timer(el, kind, text, sample, script_globals, add) -> None:
-    """Evaluate the timer on sample data when every name in it has a sample."""
+def _check_timer(el, kind, text, sample, script_globals, add, assigned=None) -> None:
+    """Evaluate the timer on sample data when every name in it has a sample: each branch of a conditional and
+    each expression a script assigns to the variable it reads (urgent or not, both deadlines must compute)."""
     tree = _parse(text, "eval")
-    if tree is None or not _evaluable(tree, sample, script_globals):
+    if tree is None:
         return
-    try:
-        value = _run(tree, sample, script_globals)
-        if kind == "timeDate":
-            datetime.fromisoformat(str(value))
-        else:
-            TimerEventDefinition.parse_iso_duration(str(value))
-    except Exception:  # any failure on sample data is the finding itself
-        add(el, f"定时器表达式在示例数据上无法算出{'时间' if kind == 'timeDate' else '时长'}：{text.strip()}")
+    if _unsafe(tree):
+        add(el, "定时器表达式过长或含有乘方、乘法、推导式等运算，无法在示例数据上试算，请改用期限函数："
+            f"{text.strip()[:80]}")
+        return
+    for branch in _branches(tree.body, assigned or {}, 0):
+        expr = ast.fix_missing_locations(ast.Expression(branch))
+        if not _evaluable(expr, sample, script_globals):
+            continue  # an unknown name is reported by _check_names; a database function cannot be tried here
+        try:
+            value = _run(expr, sample, script_globals)
+            if kind == "timeDate":
+                datetime.fromisoformat(str(value))
+            else:
+                TimerEventDefinition.parse_iso_duration(str(value))
+        except Exception:  # any failure on sample data is the finding itself
+            part = ast.unparse(branch)
+            where = "" if part == text.strip() else f"（其中 {part[:80]}）"
+            what = "时间" if kind == "timeDate" else "时长"
+            add(el, f"定时器表达式在示例数据上无法算出{what}：{text.strip()[:80]}{where}")
+
+
+def _branches(node, assigned: dict[str, list], depth: int):
+    if depth > 8:
+        yield node
+    elif isinstance(node, ast.IfExp):
+        yield from _branches(node.body, assigned, depth + 1)
+        yield from _branches(node.orelse, assigned, depth + 1)
+    elif isinstance(node, ast.Name) and assigned.get(node.id):
+        for value in assigned[node.id]:
+            yield from _branches(value, assigned, depth + 1)
+    else:
+        yield node
 
 
 def _check_expression(add, el, text: str, what: str) -> None:
@@ -530,7 +649,7 @@ def _props(el) -> dict[str, str]:
             el.xpath("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
 
 
-def _check_user_task(forms_dir, el, add, forms) -> None:
+def _check_user_task(forms_dir, el, add, forms, user_tasks: set[str]) -> None:
     props = _props(el)
     if props.get("role") not in ROLES:
         add(el, f"用户任务须指定有效角色 role（现为 {props.get('role')!r}）")
@@ -538,9 +657,9 @@ def _check_user_task(forms_dir, el, add, forms) -> None:
         add(el, "用户任务须指定办理单位 unit")
     for key in EXPRESSION_PROPS:
         if props.get(key):
-            _check_expression(add, el, props[key], f"属性 {key} 的表达式")
+            _check_expression(add, el, props[key], f"{PROP_WORDS[key]}（{key}）的表达式")
     if props.get("taskKind") == "supervision":
-        _check_supervision(el, props, add)
+        _check_supervision(el, props, add, user_tasks)
     form = props.get("formJsonSchemaFilename")
     if not form:
         add(el, "用户任务须引用表单 formJsonSchemaFilename")
@@ -548,14 +667,13 @@ def _check_user_task(forms_dir, el, add, forms) -> None:
     _check_form(forms_dir, el, add, form, forms)
 
 
-def _check_supervision(el, props: dict[str, str], add) -> None:
+def _check_supervision(el, props: dict[str, str], add, tasks: set[str]) -> None:
     """A 督办 must say which unit was late and at which task, so that it can name them and the deadline."""
     if not props.get("lateUnit"):
         add(el, "督办任务须指定逾期单位 lateUnit")
     named = [e.strip() for e in (props.get("lateTask") or "").split(",") if e.strip()]
     if not named:
         add(el, "督办任务须以 lateTask 指明逾期未办的任务（用户任务 id，多个用逗号分隔）")
-    tasks = set(el.xpath("ancestor::bpmn:process[1]//bpmn:userTask/@id", namespaces=NS))
     for element_id in named:
         if element_id not in tasks:
             add(el, f"lateTask 所指的 {element_id} 不是本流程的用户任务")

@@ -165,3 +165,81 @@ def test_file_named_differently_says_so_plainly(diagram, tmp_path):
 def test_missing_file_is_reported_as_missing_not_invalid_xml(tmp_path):
     (found,) = problems(tmp_path / "nowhere.bpmn")
     assert isinstance(found, Unchecked) and found.message == "文件不存在"
+
+
+# -- scripts, sample data and hostile expressions (issue 8: "unknown functions or variables in expressions",
+#    "timer expressions that do not evaluate on sample data", "never crashes") -----------------------------------
+SCRIPT = "<bpmn:script>notice_date = today()</bpmn:script>"
+
+
+def script_line(path) -> int:
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "<bpmn:script>" in line)
+
+
+@pytest.mark.parametrize(("script", "offset", "words"), [
+    ("notice_date = todey()", 0, "脚本中使用了未知的函数 todey"),
+    ("notice_date = today()\nfirst = notice_date\nlast = first_day", 2, "脚本中使用了未知的变量 first_day"),
+    ("notice_date = today()\nif title:\n    notice_date = today(\n", 2, "脚本语法错误"),
+])
+def test_scripts_are_checked_for_unknown_names_and_syntax_at_their_line(diagram, script, offset, words):
+    line = script_line(diagram)
+    mutate(diagram, SCRIPT, f"<bpmn:script>{script}</bpmn:script>")
+    hits = [p for p in problems(diagram) if words in p.message]
+    assert len(hits) == 1, [str(p) for p in problems(diagram)]
+    assert hits[0].element_id == "notify_receiver" and hits[0].line == line + offset
+
+
+def test_names_a_script_sets_and_form_fields_are_known_to_scripts(diagram):
+    mutate(diagram, SCRIPT, "<bpmn:script>notice_date = today()\nlabel = title + str(len(receiver_unit))\n"
+                            "names = [n for n in [label] if n]</bpmn:script>")
+    assert problems(diagram) == []
+
+
+def test_each_branch_of_a_deadline_a_script_computes_is_tried_on_sample_data(diagram):
+    # the urgent branch computes; the other does not: both are tried, whatever the sample's flag is
+    mutate(diagram, SCRIPT, '<bpmn:script>notice_date = today()\ndue = working_days_after(notice_date, 3) if title '
+                            'else working_days_after("not a date", 3)</bpmn:script>')
+    mutate(diagram, "working_days_after(notice_date, 3)</bpmn:timeDate>", "due</bpmn:timeDate>")
+    (found,) = problems(diagram)
+    assert found.element_id == "letter_overdue" and found.line and "无法算出时间" in found.message
+    assert "not a date" in found.message
+
+
+@pytest.mark.parametrize("expression", [
+    '"a" * 99999 * 99999',
+    "sum(sum(range(99999)) for x in range(99999))",
+    "[0] * 99999 * 99999",
+    "(lambda f: f(f))(lambda f: f(f))",
+    "2 ** 99999 ** 99999",
+])
+def test_a_hostile_timer_expression_gets_a_message_and_is_never_run(diagram, expression):
+    mutate(diagram, "working_days_after(notice_date, 3)", expression)
+    found = [p for p in problems(diagram) if p.element_id == "letter_overdue"]
+    assert found and all(p.line and re.search(r"[\u4e00-\u9fff]", p.message) for p in found), [str(p) for p in found]
+    assert any("无法在示例数据上试算" in p.message for p in found)
+
+
+def test_a_very_long_flat_condition_is_checked_without_crashing(diagram):
+    mutate(diagram, 'decision == "accept"', " or ".join(['decision == "accept"'] * 20000 + ["decison"]))
+    found = [p.message for p in problems(diagram) if p.element_id == "flow_decision_accepted"]
+    assert found == ["条件表达式中使用了未知的变量 decison"]
+
+
+def test_sample_data_follows_the_form_schemas():
+    from runner.validate import _sample
+
+    assert _sample({"type": "string", "oneOf": [{"const": "accept", "title": "受理"}]}) == "accept"
+    assert _sample({"type": "integer", "minimum": 3, "maximum": 9}) == 3
+    assert _sample({"type": "object", "properties": {"called_at": {"type": "string", "format": "date-time"},
+                                                     "n": {"type": "number"}}}) == {
+        "called_at": "2026-03-02T09:00:00+08:00", "n": 1.0}
+    assert _sample({"type": "array", "items": {"type": "string", "format": "date"}}) == ["2026-03-02"]
+    assert _sample({"type": "boolean"}) is True
+
+
+def test_an_unknown_name_in_an_assignment_is_named_with_the_property_people_know(diagram):
+    mutate(diagram, '<spiffworkflow:property name="lateUnit" value="initiator_unit" />',
+           '<spiffworkflow:property name="lateUnit" value="sender_unit" />')
+    hits = [p for p in problems(diagram) if p.element_id == "supervise_letter" and "sender_unit" in p.message]
+    assert [p.message for p in hits] == ["逾期单位（lateUnit）的表达式中使用了未知的变量 sender_unit"]
+    assert hits[0].line
