@@ -60,12 +60,13 @@ def _quarter() -> str:
 
 
 def drill_link(figures: Figures, allowed: bool):
-    """link(measure, unit=None, process=None): the case-list URL behind a number, or None when the viewer
+    """link(measure, unit=None, process=None, quarter=None): the case-list URL behind a number, or None when the viewer
     could not open every matter behind it."""
-    def link(measure: str, unit: str | None = None, process: str | None = None) -> str | None:
+    def link(measure: str, unit: str | None = None, process: str | None = None,
+             quarter: str | None = None) -> str | None:
         if not allowed:
             return None
-        args = {"show": measure, "quarter": figures.period.label}
+        args = {"show": measure, "quarter": quarter or figures.period.label}
         if unit or figures.unit:
             args["unit"] = unit or figures.unit
         if process:
@@ -88,7 +89,7 @@ def chart_data(figures: Figures, link) -> dict:
                   "rate": [t.on_time_rate for t in figures.trend],
                   "overdue": [t.counts["overdue"] for t in figures.trend],
                   "supervised": [t.counts["supervised"] for t in figures.trend]},
-        "text": {"overdue": _("逾期（件）"), "open": _("办理中（件）"), "rate": _("按期办结率（%）"),
+        "text": {"overdue": _("逾期（件）"), "open": _("待办（件）"), "rate": _("按期办结率（%）"),
                  "supervised": _("督办（件）"), "empty": _("本季度暂无数据")},
     }
 
