@@ -167,3 +167,11 @@ def test_the_quarterly_meeting_task_shows_the_quarters_report(rt, browser, clock
         other = s.scalars(select(HumanTask).where(HumanTask.element_id == "review_transfer",
                                                   HumanTask.status == "open")).first()
     assert 'id="quarter-report"' not in browser("health.officer").get(f"/tasks/{other.id}").get_data(as_text=True)
+
+
+def test_the_dashboard_in_english(rt, browser, seeded):
+    b = browser("supervision.officer")
+    b.post("/lang", {"lang": "en"})
+    html = b.get("/dashboard").get_data(as_text=True)
+    assert "Overdue (matters)" in html and "On-time rate" in html and "Q1 2026" in html
+    assert "逾期（件）" not in html
