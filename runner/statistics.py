@@ -115,3 +115,99 @@ def _overdue_item(task: HumanTask, end: datetime) -> dict:
         "due": format_local(task.due_at),
         "completed": format_local(task.completed_at) if late_done else None,
     }
+
+
+# -- the quarter's report for the joint meeting (S2), from the dashboard's figures --------------------
+REPORT_PROPERTY = "showReport"
+_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+       "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+
+
+def element_property(bpmn_xml: str, element_id: str, name: str) -> str | None:
+    """The value of spiffworkflow property NAME on element ELEMENT_ID of the diagram, if it has one."""
+    from lxml import etree
+
+    root = etree.fromstring(bpmn_xml.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False))
+    found = root.xpath("//bpmn:*[@id=$id]/bpmn:extensionElements/spiffworkflow:properties/"
+                       "spiffworkflow:property[@name=$name]/@value", namespaces=_NS, id=element_id, name=name)
+    return str(found[0]) if found else None
+
+
+def meeting_report_quarter(session: Session, instance_id: int, element_id: str, data: dict) -> str | None:
+    """The quarter whose report a task shows: the diagram marks the task with showReport=quarter and the
+    case's variable `quarter` names it (e.g. the joint meeting's task, S2). None for every other task."""
+    from runner.models import ProcessDefinition
+
+    xml = session.scalar(select(ProcessDefinition.bpmn_xml)
+                         .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+                         .where(ProcessInstance.id == instance_id))
+    if not xml or element_property(xml, element_id, REPORT_PROPERTY) != "quarter":
+        return None
+    label = str((data or {}).get("quarter") or "")
+    return label if _LABEL.match(label.upper()) else None
+
+
+REPORT_UNIT_COLUMNS = ("单位", "待办（件）", "逾期（件）", "期内有期限办结（件）", "按期（件）", "逾期办结（件）",
+                       "按期办结率", "平均办理用时（工作日）", "被督办（件）", "督办已办结（件）", "督办未结（件）")
+REPORT_PROCESS_COLUMNS = ("流程", "本季发起（件）", "本季办结（件）", "办理中（件）", "逾期（件）", "按期办结率",
+                          "平均办结用时（工作日）", "督办（件）", "督办已办结（件）")
+REPORT_TREND_COLUMNS = ("季度", "发起（件）", "办结（件）", "逾期（件）", "按期办结率", "督办（件）")
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def _days(value: float | None) -> str | float:
+    return "—" if value is None else value
+
+
+def report_tables(figures) -> dict[str, list[tuple]]:
+    """The report's three tables as rows of cells (figures: runner.queries.dashboard.Figures)."""
+    units = [(r.name, r.counts["open"], r.counts["overdue"], r.counts["timed"], r.counts["ontime"], r.counts["late"],
+              _rate(r.on_time_rate), _days(r.avg_days), r.counts["supervised"], r.counts["supervision_closed"],
+              r.counts["supervision_open"]) for r in figures.units]
+    procedures = [(r.name, r.counts["started"], r.counts["finished"], r.counts["open"], r.counts["overdue"],
+                   _rate(r.on_time_rate), _days(r.avg_days), r.counts["supervised"], r.counts["supervision_closed"])
+                  for r in figures.procedures]
+    trend = [(t.label, t.counts["started"], t.counts["finished"], t.counts["overdue"], _rate(t.on_time_rate),
+              t.counts["supervised"]) for t in figures.trend]
+    return {"units": units, "procedures": procedures, "trend": trend}
+
+
+def report_xlsx(figures, title: str) -> bytes:
+    """The quarter's report as an XLSX workbook with Chinese headers: totals, per unit, per procedure, trend."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    summary = book.active
+    summary.title = "概况"
+    t = figures.totals
+    summary.append([title])
+    summary["A1"].font = Font(bold=True, size=14)
+    summary.append(["统计期间", f"{figures.period.start.date()} 至 {(figures.period.end - timedelta(days=1)).date()}"])
+    summary.append(["统计截至", format_local(figures.period.as_of)])
+    for label, value in (("本季发起（件）", t.counts["started"]), ("本季办结（件）", t.counts["finished"]),
+                         ("办理中（件）", t.counts["open"]), ("逾期（件）", t.counts["overdue"]),
+                         ("按期办结率", _rate(t.on_time_rate)), ("平均办结用时（工作日）", _days(t.avg_days)),
+                         ("督办（件）", t.counts["supervised"]), ("督办已办结（件）", t.counts["supervision_closed"])):
+        summary.append([label, value])
+    summary.column_dimensions["A"].width = 24
+    summary.column_dimensions["B"].width = 30
+    tables = report_tables(figures)
+    for name, header, rows in (("各单位", REPORT_UNIT_COLUMNS, tables["units"]),
+                               ("各流程", REPORT_PROCESS_COLUMNS, tables["procedures"]),
+                               ("季度趋势", REPORT_TREND_COLUMNS, tables["trend"])):
+        sheet = book.create_sheet(name)
+        sheet.append(list(header))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append(list(row))
+        sheet.column_dimensions["A"].width = 28
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     """Build the app on SETTINGS; CLOCK is a zero-argument callable giving the aware current time."""
     from runner.scheduler import wall_clock
-    from webui import api, auth, errors, inbox, inputs, instances, start, tasks, web
+    from webui import api, auth, dashboard, errors, inbox, inputs, instances, start, tasks, web
 
     if settings is None:  # a WSGI server calling create_app(): the same kept key as `liandong run`
         from runner.setup import with_secret_key
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
         app.register_blueprint(blueprint)
     from webui.compare import bp as compare_bp
     app.register_blueprint(compare_bp)
+    app.register_blueprint(dashboard.bp)
 
     @app.get("/healthz")
     def healthz():

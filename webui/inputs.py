@@ -34,6 +34,7 @@ PARAM_LABELS = {
     "q": _l("搜索"), "process": _l("流程"), "status": _l("状态"), "due_from": _l("期限自"), "due_to": _l("期限至"),
     "page": _l("页码"), "per_page": _l("每页条数"), "username": _l("用户名"), "password": _l("密码"),
     "to": _l("转办对象"), "next": _l("返回地址"), "lang": _l("语言"),
+    "unit": _l("单位"), "show": _l("指标"), "quarter": _l("季度"),
 }
 
 

@@ -11,6 +11,8 @@ from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.lifecycle import close_instance, withdraw_instance
 from runner.queries import CaseFilters, Page, cases, instance_detail, instance_summary, procedure_names
+from runner.queries.dashboard import MEASURES, period_for
+from webui.dashboard import measure_names
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.lateness import late_days_text
 from webui.readable import Readable
@@ -29,11 +31,20 @@ def _rule_text():
 
 
 def case_filters(args) -> tuple[CaseFilters, dict[str, str]]:
-    """The case-list filters, and an error per parameter whose value is unknown (these used to be ignored)."""
+    """The case-list filters, and an error per parameter whose value is unknown (these used to be ignored).
+
+    unit, show and quarter are the dashboard's drill-down: the matters behind one of its numbers."""
     qa = QueryArgs(args)
     filters = CaseFilters(process_key=qa.choice("process", dict(procedure_names(rt()))),
                           status=qa.choice("status", ("running", "completed")), q=qa.text("q"),
-                          page=qa.number("page", 1, 1, MAX_PAGE))
+                          page=qa.number("page", 1, 1, MAX_PAGE),
+                          unit=qa.choice("unit", units()), show=qa.choice("show", MEASURES))
+    quarter = qa.text("quarter", 10)
+    if quarter or filters.show:
+        try:
+            filters.period = period_for(quarter, now())
+        except ValueError:
+            qa.error("quarter", _("季度应写成 2026Q1 这样的形式，且不晚于本季度"))
     return filters, qa.errors
 
 
@@ -43,6 +54,7 @@ def index():
     filters, errors = case_filters(request.args)
     page = Page([], 0, 1, filters.per_page) if errors else cases(rt(), viewer(), filters)
     return render_template("instances/index.html", page=page, filters=filters, filter_errors=errors,
+                           measure_names=measure_names(), unit_choices=sorted(units().items(), key=lambda u: u[1]),
                            filter_message=bad_query(errors).message if errors else None), 400 if errors else 200
 
 

@@ -9,6 +9,7 @@ from flask_login import login_required
 from runner.errors import Invalid
 from runner.queries import TaskDetail, task_detail, units_by_kind
 from runner.services import complete_task
+from webui.dashboard import meeting_report
 from webui.readable import Readable
 from webui.schema_form import add_row, build_fields, parse_submission, properties, widget_of
 from webui.uploads import received, save_upload
@@ -42,7 +43,7 @@ def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, mess
     per_unit = readable.per_unit(detail.data, leave_out=detail.own_collection)
     shown = {item.key for item in per_unit}
     return render_template("tasks/task.html", task=detail, fields=fields, errors=errors or {}, message=message,
-                           per_unit=per_unit, now=now(),
+                           per_unit=per_unit, now=now(), report=meeting_report(detail),
                            case_items=[i for i in readable.items(detail.data)
                                        if i.key not in shown and i.key != detail.own_collection]), status
 

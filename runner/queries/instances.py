@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from runner.access import can_act, may_read, may_read_sql
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.names import element_names, field_labels, readable, timer_texts
+from runner.queries.dashboard import matter_conditions
 from runner.queries.rows import Page, TaskRow, _task_row, people_names, search_condition
 from runner.queries.start import process_documentation
 from runner.queries.tasks import data_labels
@@ -153,6 +154,10 @@ class CaseFilters:
     q: str = ""
     page: int = 1
     per_page: int = 20
+    # drill-down from the dashboard (runner.queries.dashboard): a measure in a quarter, for a unit
+    unit: str = ""
+    show: str = ""            # one of dashboard.MEASURES
+    period: object = None     # dashboard.Period, when show or a quarter is asked for
 
 
 @dataclass
@@ -166,6 +171,7 @@ class CaseRow:
     initiator_unit: str
     started_at: datetime
     ended_at: datetime | None
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (current step, unit it waits on)
 
 
 _CASE_COLUMNS = (ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key, ProcessInstance.title,
@@ -186,6 +192,14 @@ def case_conditions(viewer: Viewer, filters: CaseFilters) -> list:
     q = filters.q.strip()
     if q:
         conds.append(search_condition(ProcessInstance.business_key, ProcessInstance.title, q))
+    if filters.show and filters.period is not None:
+        conds += matter_conditions(filters.show, filters.period, filters.unit or None)
+    else:
+        if filters.unit:
+            conds.append(_participates(filters.unit))
+        if filters.period is not None:  # a quarter alone: the matters under way at some time in it
+            conds += [ProcessInstance.started_at < filters.period.as_of,
+                      or_(ProcessInstance.ended_at.is_(None), ProcessInstance.ended_at >= filters.period.start)]
     return conds
 
 
@@ -196,7 +210,22 @@ def cases(rt: Runtime, viewer: Viewer, filters: CaseFilters) -> Page:
         total = s.scalar(select(func.count()).select_from(ProcessInstance).where(*conds)) or 0
         rows = s.execute(select(*_CASE_COLUMNS).where(*conds).order_by(ProcessInstance.id.desc())
                          .limit(filters.per_page).offset((max(filters.page, 1) - 1) * filters.per_page)).all()
-    return Page([_case_row(rt, r) for r in rows], total, filters.page, filters.per_page)
+        steps = _current_steps(s, [r.id for r in rows])
+    return Page([_case_row(rt, r, steps.get(r.id, [])) for r in rows], total, filters.page, filters.per_page)
+
+
+def _current_steps(s, instance_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Instance id -> its open tasks as (step name, unit code), oldest first: where each case waits."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    if not instance_ids:
+        return out
+    for iid, name, unit in s.execute(
+            select(HumanTask.instance_id, HumanTask.name, HumanTask.unit_code)
+            .where(HumanTask.instance_id.in_(instance_ids), HumanTask.status == "open")
+            .order_by(HumanTask.created_at, HumanTask.id)).all():
+        if (name, unit) not in out.setdefault(iid, []):
+            out[iid].append((name, unit))
+    return out
 
 
 def notified_cases(rt: Runtime, viewer: Viewer, limit: int = 5) -> list[CaseRow]:
@@ -211,10 +240,10 @@ def notified_cases(rt: Runtime, viewer: Viewer, limit: int = 5) -> list[CaseRow]
     return [_case_row(rt, r) for r in rows]
 
 
-def _case_row(rt: Runtime, r) -> CaseRow:
+def _case_row(rt: Runtime, r, steps: list[tuple[str, str]] | None = None) -> CaseRow:
     bundle = rt.bundle(r.process_key)
     return CaseRow(r.id, r.process_key, bundle.name if bundle else r.process_key, r.business_key, r.title,
-                   r.status, r.initiator_unit, r.started_at, r.ended_at)
+                   r.status, r.initiator_unit, r.started_at, r.ended_at, list(steps or []))
 
 
 def first_task_for(rt: Runtime, viewer: Viewer, instance_id: int) -> str | None:
