@@ -486,6 +486,25 @@ class Engine:
         return out
 
     @staticmethod
+    def move_deadline(wf: BpmnWorkflow, old: datetime, new_iso: str) -> int:
+        """Make every waiting timer due at OLD due at NEW_ISO instead, and every value meaning OLD in the data of
+        unfinished tasks NEW_ISO (a deadline kept in a variable, e.g. answer_due, that a later step reads
+        again). Used when the holiday schedule changes; return how many timers moved."""
+        moved = 0
+        for task in _tasks(wf, state=TaskState.WAITING):
+            if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")
+            if isinstance(value, str) and _same_moment(value, old):
+                task._set_internal_data(event_value=new_iso)
+                moved += 1
+        for data in [wf.data] + [t.data for t in _tasks(wf, state=TaskState.NOT_FINISHED_MASK)]:
+            for key, value in list(data.items()):
+                if isinstance(value, str) and _same_moment(value, old):
+                    data[key] = new_iso
+        return moved
+
+    @staticmethod
     def is_completed(wf: BpmnWorkflow) -> bool:
         return wf.is_completed()
 
@@ -557,6 +576,17 @@ class Engine:
         wf = self.serializer.from_dict(dct)
         wf.script_engine = self.script_engine  # globals are not serialized
         return wf
+
+
+def _same_moment(value: str, moment: datetime) -> bool:
+    """Whether VALUE is an ISO time with a zone that is MOMENT (other strings are never deadlines)."""
+    if len(value) < 19 or "T" not in value:
+        return False
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None and parsed == moment
 
 
 def _tasks(wf: BpmnWorkflow, **filters) -> list:
