@@ -349,10 +349,10 @@ def recompute_deadlines(rt, s: Session, cal: WorkingCalendar, now: datetime, act
 
 def _bases_ahead(s: Session, now: datetime) -> dict[tuple[int, datetime], tuple[date, int]]:
     """(instance, due) -> (start, N) for every deadline after NOW still held by a waiting timer or open task."""
-    held = set(s.execute(select(Timer.instance_id, Timer.due_at).where(
-        Timer.status == "waiting", Timer.due_at > now)).tuples())
-    held |= set(s.execute(select(HumanTask.instance_id, HumanTask.due_at).where(
-        HumanTask.status == "open", HumanTask.due_at > now)).tuples())
+    held = {(i, d) for i, d in s.execute(select(Timer.instance_id, Timer.due_at).where(
+        Timer.status == "waiting", Timer.due_at > now))}
+    held |= {(i, d) for i, d in s.execute(select(HumanTask.instance_id, HumanTask.due_at).where(
+        HumanTask.status == "open", HumanTask.due_at > now))}
     if not held:
         return {}
     out = {}
