@@ -195,14 +195,24 @@ def attach(cal: WorkingCalendar, session_factory) -> None:
     cal.use_loader(load)
 
 
-def schedule_banner(cal: WorkingCalendar, today: date, weeks: int = BANNER_WEEKS) -> str | None:
-    """The warning shown from WEEKS weeks before the last loaded or known year runs out."""
+def schedule_due(cal: WorkingCalendar, today: date, weeks: int = BANNER_WEEKS) -> tuple[int, int] | None:
+    """(the year whose schedule is due, the last year covered) from WEEKS weeks before the last loaded or
+    known year runs out; None while it is further off."""
     last = cal.covered_until(today)
     if today + timedelta(weeks=weeks) <= date(last, 12, 31):
         return None
-    return (f"{last + 1} 年的国务院节假日安排尚未载入：现有安排只到 {last} 年 12 月 31 日，"
-            f"期限落入 {last + 1} 年的事项将无法计时。"
-            f"请系统管理员载入国务院办公厅关于 {last + 1} 年部分节假日安排的通知。")
+    return last + 1, last
+
+
+def schedule_banner(cal: WorkingCalendar, today: date, weeks: int = BANNER_WEEKS) -> str | None:
+    """The warning shown from WEEKS weeks before the last loaded or known year runs out."""
+    due = schedule_due(cal, today, weeks)
+    if due is None:
+        return None
+    year, last = due
+    return (f"{year} 年的国务院节假日安排尚未载入：现有安排只到 {last} 年 12 月 31 日，"
+            f"期限落入 {year} 年的事项将无法计时。"
+            f"请系统管理员载入国务院办公厅关于 {year} 年部分节假日安排的通知。")
 
 
 # -- preview ------------------------------------------------------------------------------------------
@@ -427,3 +437,26 @@ def note_deadline_bases(s: Session, inst: ProcessInstance, now: datetime) -> Non
         if exists is None:
             s.add(DeadlineBasis(instance_id=inst.id, start_date=start.isoformat(), working_days=n, due_at=due,
                                 computed_at=now))
+
+
+# -- read side for the admin page ---------------------------------------------------------------------
+@dataclass
+class LoadedYear:
+    year: int
+    document: str
+    loaded_by: str
+    loaded_at: datetime
+    moves: list[dict]
+
+
+def loaded_list(rt) -> list[LoadedYear]:
+    with rt.session() as s:
+        return [LoadedYear(r.year, r.document, r.loaded_by, r.loaded_at, list(r.moves or []))
+                for r in s.scalars(select(CalendarYear).order_by(CalendarYear.year.desc()))]
+
+
+def package_years() -> tuple[int, int]:
+    from runner.calendar import _builtin_years
+
+    years = _builtin_years()
+    return min(years), max(years)
