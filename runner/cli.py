@@ -296,13 +296,18 @@ def _calendar_parser(sub) -> None:
 
 
 def _with_loaded_years(cal: WorkingCalendar, settings) -> None:
-    """Let a one-off command's calendar read the years loaded into the database."""
-    from runner.db import create_schema, make_engine, make_session_factory
+    """Let a one-off command's calendar read the years loaded into the database, if there is one."""
+    from sqlalchemy import inspect
+
+    from runner.db import make_engine, make_session_factory
     from runner.holidays import attach
 
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
-    attach(cal, make_session_factory(engine))
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return  # no database yet (and none created by asking for a deadline): nothing is loaded
+    engine = make_engine(url)
+    if inspect(engine).has_table("calendar_years"):
+        attach(cal, make_session_factory(engine))
 
 
 def cmd_calendar(args) -> int:

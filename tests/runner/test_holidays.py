@@ -107,6 +107,8 @@ def test_cli_load_then_show(rt, env_db, tmp_path, capsys):
     assert main(["calendar", "show", "2027"]) == 0
     out = capsys.readouterr().out
     assert "春节：2027-02-06" in out and "2月 16" in out
+    assert main(["deadline", "--from", "2026-12-30", "--working-days", "3"]) == 0  # reads the loaded year
+    assert capsys.readouterr().out.splitlines()[0] == "2027-01-05"
 
 
 def test_unloaded_year_is_refused_until_loaded(rt, clock):
