@@ -181,3 +181,28 @@ def test_changed_holiday_moves_waiting_deadline_and_the_timer_fires_at_the_new_t
         opened = set(s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == moved,
                                                                   HumanTask.status == "open")))
     assert opened == {"send_letter", "supervise_letter"}
+
+
+QUERY = {"title": "查询某诊所近三年卫生行政处罚记录", "target_unit": "health", "category": "执法文书档案",
+         "query_content": "某诊所2023年至今的行政处罚决定书。", "purpose": "核实是否存在从重处罚情节。",
+         "legal_basis": "《中华人民共和国行政处罚法》第三十四条。", "urgent": False}
+
+
+def test_a_deadline_kept_in_a_variable_moves_for_the_next_step_too(rt, clock):
+    """info_query keeps its deadline in answer_due; the answer step that opens after the change reads it."""
+    from runner.services import complete_task
+
+    iid = start_process(rt, SENDER, "info_query", QUERY, T0)  # received Mon 03-02: due by the end of 03-05
+    new_due = datetime(2026, 3, 7, tzinfo=TZ)
+    moves = load_schedule(rt, "admin", parse_schedule(text_of(with_2026_holiday(rt, "2026-03-04"))), T0)
+    assert [(m.instance_id, m.new) for m in moves] == [(iid, new_due)]
+    with rt.session() as s:
+        auth = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open")).one()
+        assert auth.due_at == new_due
+    complete_task(rt, "health.officer", auth.id, {"auth_result": "pass", "auth_note": "已核实。"}, T0)
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                   HumanTask.element_id == "answer_query")).one()
+        assert answer.due_at == new_due
+        assert s.get(ProcessInstance, iid).data_summary["answer_due"] == new_due.isoformat()
+    assert fire_due_timers(rt, datetime(2026, 3, 6, 0, 1, tzinfo=TZ)) == 0
