@@ -381,22 +381,26 @@ def _move_instance(rt, s: Session, instance_id: int, changes: dict[datetime, dat
     inst = lock_instance(s, instance_id)
     if inst is None or inst.status != "running":
         return []
+    # the rows holding each old time, read under the case's lock and before any is moved (a new time may
+    # equal another old one); a deadline no longer held (done meanwhile) is left alone
+    tasks = {old: list(s.scalars(select(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.status == "open", HumanTask.due_at == old)))
+        for old in changes}
+    timers = {old: list(s.scalars(select(Timer).where(
+        Timer.instance_id == instance_id, Timer.status == "waiting", Timer.due_at == old))) for old in changes}
+    changes = {old: new for old, new in changes.items() if tasks[old] or timers[old]}
+    if not changes:
+        return []
+    bases = {old: _basis_of(s, instance_id, old) for old in changes}
     wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
+    rt.engine.move_deadlines(wf, {old: new.isoformat() for old, new in changes.items()})
     moves = []
     for old, new in sorted(changes.items()):
-        rt.engine.move_deadline(wf, old, new.isoformat())
-        basis = _basis_of(s, instance_id, old)
-        s.add(DeadlineBasis(instance_id=instance_id, start_date=basis.start_date,
-                            working_days=basis.working_days, due_at=new, computed_at=now))
-        names = []
-        for row in s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                     HumanTask.status == "open", HumanTask.due_at == old)):
+        s.add(DeadlineBasis(instance_id=instance_id, start_date=bases[old].start_date,
+                            working_days=bases[old].working_days, due_at=new, computed_at=now))
+        for row in tasks[old] + timers[old]:
             row.due_at = new
-            names.append(row.name)
-        for timer in s.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
-                                                   Timer.due_at == old)):
-            timer.due_at = new
-            names.append(timer.name)
+        names = [row.name for row in tasks[old] + timers[old]]
         days = _working_days_between(cal, old, new)
         task = "、".join(dict.fromkeys(names))
         moves.append(Move(inst.id, inst.business_key, inst.title, task, old, new, days))
