@@ -235,7 +235,8 @@ class Preview:
     schedule: Schedule
     months: list[MonthView]
     working_days: int
-    changed: list[tuple[date, bool | None, bool]] = field(default_factory=list)  # day, now (None: unknown), new
+    changed: list[tuple[date, bool, bool]] = field(default_factory=list)  # day, working now, working after
+    covered_before: bool = True  # whether the year had a schedule (loaded or known) before this one
 
 
 def preview(cal: WorkingCalendar, schedule: Schedule) -> Preview:
@@ -258,18 +259,16 @@ def preview(cal: WorkingCalendar, schedule: Schedule) -> Preview:
             weeks.append(row)
         months.append(MonthView(month, weeks, count))
         total += count
+    if schedule.year not in cal.loaded_years:
+        return Preview(schedule, months, total, [], covered_before=False)
     return Preview(schedule, months, total, _changed(cal, schedule.year, days))
 
 
-def _changed(cal: WorkingCalendar, year: int, days: YearDays) -> list[tuple[date, bool | None, bool]]:
+def _changed(cal: WorkingCalendar, year: int, days: YearDays) -> list[tuple[date, bool, bool]]:
     out = []
     d = date(year, 1, 1)
     while d.year == year:
-        try:
-            now = cal.is_working_day(d)
-        except CalendarError:
-            now = None
-        new = days.is_working_day(d)
+        now, new = cal.is_working_day(d), days.is_working_day(d)
         if now is not new:
             out.append((d, now, new))
         d += timedelta(days=1)

@@ -146,7 +146,12 @@ def test_preview_counts_working_days_and_changes(rt):
     assert cells[date(2027, 2, 13)].kind == "makeup"
     assert cells[date(2027, 2, 14)].kind == "weekend"
     assert feb.working_days == 20 - 5 + 1  # 20 weekdays, 5 of them off, one Saturday worked
-    assert all(now is None for _d, now, _new in view.changed)  # 2027 is not known before the load
+    assert not view.covered_before and view.changed == []  # 2027 is not known before the load
+
+
+def test_preview_of_a_changed_year_lists_the_changed_days(rt):
+    view = preview(rt.calendar, parse_schedule(text_of(with_2026_holiday(rt, "2026-03-04"))))
+    assert view.covered_before and view.changed == [(date(2026, 3, 4), True, False)]
 
 
 def test_changed_holiday_moves_waiting_deadline_and_the_timer_fires_at_the_new_time(mini_rt, clock):

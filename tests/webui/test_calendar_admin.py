@@ -106,3 +106,11 @@ def test_show_a_year_of_the_package(browser):
     html = browser("admin").get("/admin/calendar/2026").get_data(as_text=True)
     assert 'class="cal-day cal-makeup" data-date="2026-02-14"' in html  # chinesecalendar's make-up Saturday
     assert browser("admin").get("/admin/calendar/2031").status_code == 404
+
+
+def test_preview_of_a_change_lists_the_changed_day(browser, rt):
+    html = browser("admin").post("/admin/calendar/preview", data={
+        "schedule": paste(with_2026_holiday(rt, "2026-03-04"))}).get_data(as_text=True)
+    changed = html[html.index('class="changed-days"'):]
+    assert '<li data-date="2026-03-04">2026-03-04：工作日 → 休息日</li>' in changed[:changed.index("</ul>")]
+    assert "将取代软件自带的 2026 年安排" in html and "将替换" not in html  # nothing loaded for 2026 yet
