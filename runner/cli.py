@@ -192,13 +192,16 @@ def cmd_deadline(args) -> int:
         print(f"日期格式应为 YYYY-MM-DD：{args.start}", file=sys.stderr)
         return 2
     cal = WorkingCalendar.load(settings.calendar_dir)
-    _with_loaded_years(cal, settings)
+    engine = _with_loaded_years(cal, settings)
     try:
         due_day = cal.add_working_days(start, args.working_days)
         moment = cal.deadline(start, args.working_days)
     except CalendarError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    finally:
+        if engine is not None:
+            engine.dispose()  # a one-off command: leave no open connection behind
     print(due_day.isoformat())
     print(f"期限：{due_day.isoformat()} 24:00（Asia/Shanghai），即 {moment.isoformat()}")
     return 0
@@ -295,8 +298,9 @@ def _calendar_parser(sub) -> None:
     q.add_argument("year", type=int)
 
 
-def _with_loaded_years(cal: WorkingCalendar, settings) -> None:
-    """Let a one-off command's calendar read the years loaded into the database, if there is one."""
+def _with_loaded_years(cal: WorkingCalendar, settings):
+    """Let a one-off command's calendar read the years loaded into the database, if there is one; return
+    the database engine to dispose of (None when there is no database)."""
     from sqlalchemy import inspect
 
     from runner.db import make_engine, make_session_factory
@@ -304,10 +308,11 @@ def _with_loaded_years(cal: WorkingCalendar, settings) -> None:
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return  # no database yet (and none created by asking for a deadline): nothing is loaded
+        return None  # no database yet (and none created by asking for a deadline): nothing is loaded
     engine = make_engine(url)
     if inspect(engine).has_table("calendar_years"):
         attach(cal, make_session_factory(engine))
+    return engine
 
 
 def cmd_calendar(args) -> int:
