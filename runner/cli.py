@@ -323,8 +323,9 @@ def cmd_calendar(args) -> int:
     rt = make_runtime(settings_from_env())
     try:
         if args.calendar_command == "show":
-            print(_show_year(rt, args.year))
-            return 0
+            text, known = _show_year(rt, args.year)
+            print(text, file=sys.stdout if known else sys.stderr)
+            return 0 if known else 1
         try:
             schedule = parse_schedule(Path(args.file).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError):
@@ -350,14 +351,14 @@ def _local(value) -> str:
     return format_local(value)
 
 
-def _show_year(rt, year: int) -> str:
+def _show_year(rt, year: int) -> tuple[str, bool]:
     from runner.holidays import preview, year_of_package, year_schedule
 
     schedule = year_schedule(rt, year)
     source = "管理员载入" if schedule else "chinesecalendar 软件包"
     schedule = schedule or year_of_package(rt.calendar, year)
     if schedule is None:
-        return f"{year} 年的国务院节假日安排尚未载入（可用 liandong calendar load FILE 载入）"
+        return f"{year} 年的国务院节假日安排尚未载入（可用 liandong calendar load FILE 载入）", False
     view = preview(rt.calendar, schedule)
     lines = [f"{year} 年（来源：{source}{'，' + schedule.document if schedule.document else ''}）"]
     for name, dates in schedule.holidays:
@@ -365,7 +366,7 @@ def _show_year(rt, year: int) -> str:
     lines.append(f"  调休上班：{'、'.join(d.isoformat() for d in schedule.workdays) or '无'}")
     lines.append("  各月工作日：" + "  ".join(f"{m.month}月 {m.working_days}" for m in view.months))
     lines.append(f"  全年工作日：{view.working_days}")
-    return "\n".join(lines)
+    return "\n".join(lines), True
 
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,

@@ -4,11 +4,13 @@ from weeks before the loaded schedule runs out."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from runner.access import deny
 from runner.calendar import TZ, local_date
@@ -25,6 +27,7 @@ from runner.holidays import (
 )
 from webui.web import now, rt, viewer
 
+log = logging.getLogger(__name__)
 bp = Blueprint("calendar_admin", __name__, url_prefix="/admin/calendar")
 
 # Who is told that next year's schedule is due: administrators, legal staff (法制审核) and the supervision
@@ -38,7 +41,11 @@ def _banner():
     def holiday_banner() -> dict | None:
         if not current_user.is_authenticated or viewer().role not in BANNER_ROLES:
             return None
-        due = schedule_due(rt().calendar, local_date(now()))
+        try:
+            due = schedule_due(rt().calendar, local_date(now()))
+        except SQLAlchemyError:  # a banner never turns a page (an error page, say) into a failure of its own
+            log.exception("holiday schedule banner: loaded years could not be read")
+            return None
         return {"year": due[0], "last": due[1], "admin": viewer().role == "admin"} if due else None
     return {"holiday_banner": holiday_banner}
 

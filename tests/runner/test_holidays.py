@@ -96,6 +96,8 @@ def test_cli_load_refuses_bad_file_and_stores_nothing(rt, env_db, tmp_path, caps
 
 
 def test_cli_load_then_show(rt, env_db, tmp_path, capsys):
+    assert main(["calendar", "show", "2027"]) == 1
+    assert "2027 年的国务院节假日安排尚未载入" in capsys.readouterr().err
     good = tmp_path / "2027.yaml"
     good.write_text(text_of(FIXTURE_2027), encoding="utf-8")
     assert main(["calendar", "load", str(good), "--by", "admin"]) == 0
