@@ -453,9 +453,15 @@ class LoadedYear:
 
 
 def loaded_list(rt) -> list[LoadedYear]:
+    """The loaded years, newest first; LOADED_BY is the person's display name (a command's actor as given)."""
+    from runner.models import User
+
     with rt.session() as s:
-        return [LoadedYear(r.year, r.document, r.loaded_by, r.loaded_at, list(r.moves or []))
-                for r in s.scalars(select(CalendarYear).order_by(CalendarYear.year.desc()))]
+        rows = list(s.scalars(select(CalendarYear).order_by(CalendarYear.year.desc())))
+        names = dict(s.execute(select(User.username, User.display_name).where(
+            User.username.in_({r.loaded_by for r in rows}))).all())
+        return [LoadedYear(r.year, r.document, names.get(r.loaded_by, r.loaded_by), r.loaded_at,
+                           list(r.moves or [])) for r in rows]
 
 
 def package_years() -> tuple[int, int]:

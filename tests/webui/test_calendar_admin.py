@@ -87,7 +87,7 @@ def test_confirm_stores_audits_and_lists_moved_deadlines(browser, rt, clock):
             ["calendar_load", "deadline_moved"]))))
         assert sorted(actions) == ["calendar_load", "deadline_moved"]
     listing = admin.get("/admin/calendar/").get_data(as_text=True)
-    assert "测试用虚构文号〔2026〕1号" in listing
+    assert "测试用虚构文号〔2026〕1号" in listing and "县司法局·系统管理员" in listing
 
 
 def test_banner_today_for_administrators_and_legal_staff(browser, rt, clock):
