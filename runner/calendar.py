@@ -85,14 +85,16 @@ class WorkingCalendar:
     overrides: dict[date, bool] = field(default_factory=dict)
     extra_years: set[int] = field(default_factory=set)
     sources: dict[int, str] = field(default_factory=dict)
-    # years loaded into the database: read through LOADER, kept per process until invalidate()
-    loader: Callable[[], dict[int, YearDays]] | None = None
+    # years loaded into the database with their revision: read through LOADER, kept per process until
+    # invalidate() (a load in this process) or a newer revision is seen (a load in another one)
+    loader: Callable[[], tuple[dict[int, YearDays], int]] | None = None
     refresh_seconds: float = 60.0
     _loaded: dict[int, YearDays] | None = None
+    _revision: int = 0
     _loaded_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def use_loader(self, loader: Callable[[], dict[int, YearDays]]) -> None:
+    def use_loader(self, loader: Callable[[], tuple[dict[int, YearDays], int]]) -> None:
         self.loader = loader
         self.invalidate()
 
@@ -108,15 +110,21 @@ class WorkingCalendar:
             # another process may have loaded a year: look again now and then (monotonic, not the clock)
             stale = _time.monotonic() - self._loaded_at > self.refresh_seconds
             if self._loaded is None or stale:
-                self._loaded = self.loader()
+                self._loaded, self._revision = self.loader()
                 self._loaded_at = _time.monotonic()
             return self._loaded
 
+    @property
+    def revision(self) -> int:
+        """The revision of the loaded years this calendar counts with (0 without a database)."""
+        self.db_years()
+        return self._revision
+
     def with_years(self, years: dict[int, YearDays]) -> WorkingCalendar:
         """A copy that also knows YEARS (replacing those loaded): to preview or recount before storing."""
-        merged = {**self.db_years(), **years}
+        merged, revision = {**self.db_years(), **years}, self._revision
         return WorkingCalendar(dict(self.overrides), set(self.extra_years), dict(self.sources),
-                               loader=lambda: merged, refresh_seconds=float("inf"))
+                               loader=lambda: (merged, revision), refresh_seconds=float("inf"))
 
     def known_years(self) -> set[int]:
         """Years known without the database: the package and data files."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from runner.calendar import TZ, CalendarError, WorkingCalendar, YearDays, take_counted_deadlines
-from runner.errors import Invalid
+from runner.errors import Conflict, Invalid
 from runner.models import AuditEntry, CalendarYear, DeadlineBasis, HumanTask, ProcessInstance, Timer
 
 WEEKDAYS = "一二三四五六日"
@@ -187,12 +187,24 @@ def loaded_years(s: Session) -> dict[int, YearDays]:
     return {row.year: Schedule.from_row(row).days() for row in s.scalars(select(CalendarYear))}
 
 
+def schedule_revision(s: Session) -> int:
+    """Grows with every load of any year (no row is ever deleted)."""
+    return int(s.scalar(select(func.coalesce(func.sum(CalendarYear.revision), 0))) or 0)
+
+
 def attach(cal: WorkingCalendar, session_factory) -> None:
     """Let CAL read the years loaded into the database (cached per process, invalidated on load)."""
-    def load() -> dict[int, YearDays]:
+    def load() -> tuple[dict[int, YearDays], int]:
         with session_factory() as s:
-            return loaded_years(s)
+            return loaded_years(s), schedule_revision(s)
     cal.use_loader(load)
+
+
+class ScheduleChanged(Conflict):
+    """A deadline was counted on a holiday schedule that another process has since replaced."""
+
+    def __init__(self):
+        super().__init__("节假日安排刚刚更新，期限需按新安排计算，请重试")
 
 
 def schedule_due(cal: WorkingCalendar, today: date, weeks: int = BANNER_WEEKS) -> tuple[int, int] | None:
@@ -325,6 +337,7 @@ def load_schedule(rt, actor: str, schedule: Schedule, now: datetime) -> list[Mov
         doc = schedule.as_json()
         row.document, row.holidays, row.workdays = schedule.document, doc["holidays"], doc["workdays"]
         row.loaded_by, row.loaded_at = actor, now
+        row.revision = (row.revision or 0) + 1
         cal = rt.calendar.with_years({**loaded_years(s), schedule.year: schedule.days()})
         moves = recompute_deadlines(rt, s, cal, now, actor)
         row.moves = [m.as_json() for m in moves]
@@ -431,9 +444,15 @@ def _local(value: datetime) -> str:
     return format_local(value)
 
 
-def note_deadline_bases(s: Session, inst: ProcessInstance, now: datetime) -> None:
-    """Record how the working-day deadlines counted in this step were counted (called by sync)."""
-    for start, n, due in take_counted_deadlines():
+def note_deadline_bases(cal: WorkingCalendar, s: Session, inst: ProcessInstance, now: datetime) -> None:
+    """Record how the working-day deadlines counted in this step were counted (called by sync). Refuse the
+    step (it is retried) when they were counted on a schedule that another process has since replaced: the
+    load's recount could not see them, so they would stay wrong."""
+    counted = take_counted_deadlines()
+    if counted and cal.loader is not None and schedule_revision(s) != cal.revision:
+        cal.invalidate()
+        raise ScheduleChanged()
+    for start, n, due in counted:
         exists = s.scalar(select(DeadlineBasis.id).where(
             DeadlineBasis.instance_id == inst.id, DeadlineBasis.due_at == due,
             DeadlineBasis.start_date == start.isoformat(), DeadlineBasis.working_days == n))

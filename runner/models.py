@@ -250,6 +250,7 @@ class CalendarYear(Base):
     workdays: Mapped[list] = mapped_column(JSON, default=list)  # weekend days made working days (调休)
     loaded_by: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # +1 per load: other processes see the change
     # the deadlines the last load moved: [{"instance_id", "business_key", "task", "old", "new", "days"}]
     moves: Mapped[list] = mapped_column(JSON, default=list)
 

@@ -46,7 +46,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         inst.end_events = ends
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
                          detail="流程结束：" + "、".join(_names_of(inst, ends))))
-    note_deadline_bases(s, inst, now)  # how this step's working-day deadlines were counted (holiday changes)
+    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
     return opened
 
 

@@ -213,3 +213,25 @@ def test_a_deadline_kept_in_a_variable_moves_for_the_next_step_too(rt, clock):
         assert answer.due_at == new_due
         assert s.get(ProcessInstance, iid).data_summary["answer_due"] == new_due.isoformat()
     assert fire_due_timers(rt, datetime(2026, 3, 6, 0, 1, tzinfo=TZ)) == 0
+
+
+def test_a_deadline_counted_on_a_schedule_another_process_replaced_is_refused_then_retried(mini_rt, settings):
+    """Two processes (say the web server and a worker) each cache the loaded years; a load in one of them
+    makes the other refuse a step that counted a deadline on the old schedule, and the retry counts anew."""
+    from runner.errors import Conflict
+    from tests.conftest import prepared_runtime
+
+    other = next(prepared_runtime(settings.with_(bpmn_dir=mini_rt.settings.bpmn_dir)))
+    try:
+        assert other.calendar.is_working_day(date(2026, 3, 4))  # cached: nothing loaded yet
+        load_schedule(mini_rt, "admin", parse_schedule(text_of(with_2026_holiday(mini_rt, "2026-03-04"))), T0)
+        before = snapshot(mini_rt)
+        with pytest.raises(Conflict, match="节假日安排刚刚更新"):
+            start_process(other, SENDER, "mini", START_DATA, T0)
+        assert snapshot(mini_rt) == before
+        iid = start_process(other, SENDER, "mini", START_DATA, T0)  # the retry reads the new schedule
+        with other.session() as s:
+            assert s.scalars(select(Timer).where(Timer.instance_id == iid)).one().due_at == \
+                datetime(2026, 3, 7, tzinfo=TZ)
+    finally:
+        other.session_factory.kw["bind"].dispose()
