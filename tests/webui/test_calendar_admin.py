@@ -114,3 +114,14 @@ def test_preview_of_a_change_lists_the_changed_day(browser, rt):
     changed = html[html.index('class="changed-days"'):]
     assert '<li data-date="2026-03-04">2026-03-04：工作日 → 休息日</li>' in changed[:changed.index("</ul>")]
     assert "将取代软件自带的 2026 年安排" in html and "将替换" not in html  # nothing loaded for 2026 yet
+
+
+def test_english_page_and_banner(browser, clock):
+    clock.set(TODAY)
+    admin = browser("admin")
+    admin.post("/lang", {"lang": "en"})
+    html = admin.get("/admin/calendar/").get_data(as_text=True)
+    assert "Load a year’s schedule" in html
+    assert "The State Council holiday schedule for 2027 is not loaded" in html
+    preview = admin.post("/admin/calendar/preview", data={"schedule": paste(FIXTURE_2027)}).get_data(as_text=True)
+    assert "Month 2 · 16 working days" in preview and "Confirm and load" in preview
