@@ -421,7 +421,22 @@ def _move_instance(rt, s: Session, instance_id: int, changes: dict[datetime, dat
                                 f"（{'推后' if days >= 0 else '提前'} {abs(days)} 个工作日）",
                          changes={"old": old.isoformat(), "new": new.isoformat(), "working_days": days}))
     inst.state_json, inst.serializer_version = rt.engine.dump_state(wf)
+    inst.data_summary = _moved_summary(inst.data_summary or {}, changes)
     return moves
+
+
+def _moved_summary(summary: dict, changes: dict[datetime, datetime]) -> dict:
+    """The case's data summary with each deadline value moved (a new dict, so the change is saved)."""
+    def moved(value):
+        if not isinstance(value, str) or "T" not in value:
+            return value
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        new = changes.get(when) if when.tzinfo is not None else None
+        return new.isoformat() if new is not None else value
+    return {key: moved(value) for key, value in summary.items()}
 
 
 def _basis_of(s: Session, instance_id: int, due: datetime) -> DeadlineBasis:

@@ -206,6 +206,7 @@ def test_a_deadline_kept_in_a_variable_moves_for_the_next_step_too(rt, clock):
     with rt.session() as s:
         auth = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open")).one()
         assert auth.due_at == new_due
+        assert s.get(ProcessInstance, iid).data_summary["answer_due"] == new_due.isoformat()  # the case page
     complete_task(rt, "health.officer", auth.id, {"auth_result": "pass", "auth_note": "已核实。"}, T0)
     with rt.session() as s:
         answer = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open",
