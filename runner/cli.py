@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
     _versions_parser(sub)
     _diff_parser(sub)
+    _calendar_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -215,12 +216,16 @@ def cmd_deadline(args) -> int:
         print(f"日期格式应为 YYYY-MM-DD：{args.start}", file=sys.stderr)
         return 2
     cal = WorkingCalendar.load(settings.calendar_dir)
+    engine = _with_loaded_years(cal, settings)
     try:
         due_day = cal.add_working_days(start, args.working_days)
         moment = cal.deadline(start, args.working_days)
     except CalendarError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    finally:
+        if engine is not None:
+            engine.dispose()  # a one-off command: leave no open connection behind
     print(due_day.isoformat())
     print(f"期限：{due_day.isoformat()} 24:00（Asia/Shanghai），即 {moment.isoformat()}")
     return 0
@@ -307,8 +312,90 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def _calendar_parser(sub) -> None:
+    p = sub.add_parser("calendar", help="国务院节假日安排：载入一年的安排、查看某年的工作日")
+    actions = p.add_subparsers(dest="calendar_command", required=True)
+    q = actions.add_parser("load", help="载入（或替换）一年的安排（JSON 或 YAML 文件），并重算等待中的期限")
+    q.add_argument("file")
+    q.add_argument("--by", default="system", help="经办人账号")
+    q = actions.add_parser("show", help="某年的放假、调休上班日和各月工作日数")
+    q.add_argument("year", type=int)
+
+
+def _with_loaded_years(cal: WorkingCalendar, settings):
+    """Let a one-off command's calendar read the years loaded into the database, if there is one; return
+    the database engine to dispose of (None when there is no database)."""
+    from sqlalchemy import inspect
+
+    from runner.db import make_engine, make_session_factory
+    from runner.holidays import attach
+
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None  # no database yet (and none created by asking for a deadline): nothing is loaded
+    engine = make_engine(url)
+    if inspect(engine).has_table("calendar_years"):
+        attach(cal, make_session_factory(engine))
+    return engine
+
+
+def cmd_calendar(args) -> int:
+    from runner.holidays import ScheduleInvalid, parse_schedule
+    from runner.runtime import make_runtime
+    from runner.scheduler import wall_clock
+
+    rt = make_runtime(settings_from_env())
+    try:
+        if args.calendar_command == "show":
+            text, known = _show_year(rt, args.year)
+            print(text, file=sys.stdout if known else sys.stderr)
+            return 0 if known else 1
+        try:
+            schedule = parse_schedule(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            print(f"无法读取文件：{args.file}", file=sys.stderr)
+            return 2
+        except ScheduleInvalid as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        from runner.holidays import load_schedule
+
+        moves = load_schedule(rt, args.by, schedule, wall_clock())
+        print(f"已载入 {schedule.year} 年节假日安排（{schedule.document}）；调整等待中的期限 {len(moves)} 个")
+        for m in moves:
+            print(f"  {m.business_key} {m.title}｜{m.task}：{_local(m.old)} → {_local(m.new)}（{m.days:+d} 个工作日）")
+        return 0
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+
+
+def _local(value) -> str:
+    from runner.calendar import format_local
+
+    return format_local(value)
+
+
+def _show_year(rt, year: int) -> tuple[str, bool]:
+    from runner.holidays import preview, year_of_package, year_schedule
+
+    schedule = year_schedule(rt, year)
+    source = "管理员载入" if schedule else "chinesecalendar 软件包"
+    schedule = schedule or year_of_package(rt.calendar, year)
+    if schedule is None:
+        return f"{year} 年的国务院节假日安排尚未载入（可用 liandong calendar load FILE 载入）", False
+    view = preview(rt.calendar, schedule)
+    lines = [f"{year} 年（来源：{source}{'，' + schedule.document if schedule.document else ''}）"]
+    for name, dates in schedule.holidays:
+        lines.append(f"  放假{('：' + name) if name else ''}：{'、'.join(d.isoformat() for d in dates) or '无'}")
+    lines.append(f"  调休上班：{'、'.join(d.isoformat() for d in schedule.workdays) or '无'}")
+    lines.append("  各月工作日：" + "  ".join(f"{m.month}月 {m.working_days}" for m in view.months))
+    lines.append(f"  全年工作日：{view.working_days}")
+    return "\n".join(lines), True
+
+
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
-            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions}
+            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
+            "calendar": cmd_calendar}
 
 COMMANDS["diff"] = cmd_diff
 

@@ -486,6 +486,32 @@ class Engine:
         return out
 
     @staticmethod
+    def move_deadlines(wf: BpmnWorkflow, moves: dict[datetime, str]) -> int:
+        """For each OLD -> NEW_ISO in MOVES: make every waiting timer due at OLD due at NEW_ISO, and every value
+        meaning OLD in the data of unfinished tasks NEW_ISO (a deadline kept in a variable, e.g. answer_due,
+        that a later step reads again). One pass, so a new time equal to another old one is not moved twice.
+        Used when the holiday schedule changes; return how many timers moved."""
+        def moved_to(value):
+            if not isinstance(value, str):
+                return None
+            return next((new for old, new in moves.items() if _same_moment(value, old)), None)
+
+        count = 0
+        for task in _tasks(wf, state=TaskState.WAITING):
+            if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+                continue
+            new = moved_to(task._get_internal_data("event_value"))
+            if new is not None:
+                task._set_internal_data(event_value=new)
+                count += 1
+        for data in [wf.data] + [t.data for t in _tasks(wf, state=TaskState.NOT_FINISHED_MASK)]:
+            for key, value in list(data.items()):
+                new = moved_to(value)
+                if new is not None:
+                    data[key] = new
+        return count
+
+    @staticmethod
     def is_completed(wf: BpmnWorkflow) -> bool:
         return wf.is_completed()
 
@@ -557,6 +583,17 @@ class Engine:
         wf = self.serializer.from_dict(dct)
         wf.script_engine = self.script_engine  # globals are not serialized
         return wf
+
+
+def _same_moment(value: str, moment: datetime) -> bool:
+    """Whether VALUE is an ISO time with a zone that is MOMENT (other strings are never deadlines)."""
+    if len(value) < 19 or "T" not in value:
+        return False
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None and parsed == moment
 
 
 def _tasks(wf: BpmnWorkflow, **filters) -> list:

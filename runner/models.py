@@ -237,3 +237,33 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CalendarYear(Base):
+    """One year's State Council holiday schedule as loaded by an administrator; it replaces what the
+    `chinesecalendar` package says about that year (runner/holidays.py)."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[str] = mapped_column(String(128))  # e.g. 国办发明电〔2026〕N号
+    holidays: Mapped[list] = mapped_column(JSON, default=list)  # [{"name": "春节", "dates": ["2027-..."]}]
+    workdays: Mapped[list] = mapped_column(JSON, default=list)  # weekend days made working days (调休)
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # +1 per load: other processes see the change
+    # the deadlines the last load moved: [{"instance_id", "business_key", "task", "old", "new", "days"}]
+    moves: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class DeadlineBasis(Base):
+    """How a working-day deadline was counted (START + N working days), so a changed holiday schedule can
+    count it again. Matched to waiting timers and open tasks of the instance by its due time."""
+
+    __tablename__ = "deadline_bases"
+    __table_args__ = (Index("ix_deadline_bases_instance_due", "instance_id", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    start_date: Mapped[str] = mapped_column(String(10))  # ISO date in Asia/Shanghai
+    working_days: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,6 +19,7 @@ from runner.calendar import TZ, WorkingCalendar
 from runner.config import Settings
 from runner.db import create_schema, make_engine, make_session_factory
 from runner.engine import DiagramError, Engine, ProcessBundle
+from runner.holidays import attach as attach_holidays
 from runner.models import ProcessDefinition
 from runner.rules import load_originals, load_restatements, load_rules
 
@@ -105,6 +106,7 @@ def make_runtime(settings: Settings, create: bool = True) -> Runtime:
     rt = Runtime(settings, make_session_factory(db_engine), calendar, engine, {**rules_en, **rules_zh},
                  load_originals(policy_dir / "clauses.zh.json" if policy_dir else None), rules_en=rules_en)
     rt.bundles, rt.load_problems = load_diagrams(engine, Path(settings.bpmn_dir))
+    attach_holidays(calendar, rt.session_factory)  # years an administrator loaded override the package
     return rt
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from runner.engine import rule_ids
 from runner.errors import Invalid
+from runner.holidays import note_deadline_bases
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
 from runner.names import element_names
 from runner.org import FIELDS, ROLES
@@ -45,6 +46,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         inst.end_events = ends
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
                          detail="流程结束：" + "、".join(_names_of(inst, ends))))
+    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
     return opened
 
 

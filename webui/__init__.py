@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     from webui.compare import bp as compare_bp
     app.register_blueprint(compare_bp)
     app.register_blueprint(dashboard.bp)
+    from webui import calendar_admin
+    app.register_blueprint(calendar_admin.bp)
 
     @app.get("/healthz")
     def healthz():

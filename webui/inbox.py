@@ -7,8 +7,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from runner.access import is_admin
-from runner.calendar import local_date
 from runner.errors import DomainError
 from runner.queries import (
     SCOPES,
@@ -75,7 +73,7 @@ def index():
         return _unit_view(filters)
     # refused filters show no rows (not every row, as if they had been ignored) and the error beside them
     page = Page([], 0, 1, filters.per_page) if errors else inbox(rt(), viewer(), filters, now())
-    warning = rt().calendar.coverage_warning(local_date(now())) if is_admin(viewer()) else None
+    warning = None  # the holiday schedule's banner is on every page now (calendar_admin/_banner.html)
     return render_template("inbox/index.html", page=page, filters=filters, statuses=STATUSES,
                            colleagues=colleagues(rt(), viewer()), notified=notified_cases(rt(), viewer()), now=now(),
                            calendar_warning=warning, filter_errors=errors,
