@@ -1,0 +1,164 @@
+"""Save a diagram edited in the browser (XML plus its JSON Schema forms) as a draft version.
+
+Editing a draft updates that draft; editing an active or retired version creates a new draft from it. The
+diagram is checked by runner.validate first: a diagram with problems is refused with every problem listed,
+and nothing is stored. A change of layout only is recognised by the meaning digest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from runner.engine import DiagramError, Problem
+from runner.errors import Conflict, Invalid, NotFound
+from runner.models import AuditEntry, ProcessDefinition
+from runner.runtime import Runtime, meaning_digest, new_definition
+from runner.validate import validate_bytes
+
+# Form files are stored by name and written to a scratch folder for the validator: plain names only.
+FORM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,120}\.json$")
+MAX_XML = 5 * 1024 * 1024
+MAX_FORMS = 200
+
+
+class DraftRefused(Invalid):
+    """The edited diagram has problems; PROBLEMS lists them all (element id, line, Chinese message)."""
+
+    def __init__(self, problems: list[Problem]):
+        lines = [f"流程图有 {len(problems)} 处问题，未保存："] + [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+        self.problems = problems
+
+
+@dataclass
+class SaveResult:
+    process_key: str
+    version: int
+    created: bool  # a new draft was made (from an active or retired version)
+    layout_only: bool  # the draft's meaning did not change, only its layout
+    notes: list[str] = field(default_factory=list)
+
+
+def check_forms(forms) -> dict[str, dict]:
+    """FORMS as {file name: JSON Schema object}; anything else is refused with a Chinese message."""
+    if not isinstance(forms, dict):
+        raise Invalid("表单应为“文件名 → JSON Schema”的对象", {"forms": "表单格式不对"})
+    if len(forms) > MAX_FORMS:
+        raise Invalid(f"表单过多（{len(forms)} 个，最多 {MAX_FORMS} 个）", {"forms": "表单过多"})
+    out = {}
+    for name, schema in forms.items():
+        if not isinstance(name, str) or not FORM_NAME.match(name) or ".." in name:
+            raise Invalid(f"表单文件名不合规：{name!r}（只能用英文字母、数字、下划线、点和连字符，以 .json 结尾）",
+                          {"forms": "表单文件名不合规"})
+        if not isinstance(schema, dict):
+            raise Invalid(f"表单 {name} 不是 JSON 对象", {name: "不是 JSON 对象"})
+        out[name] = schema
+    return out
+
+
+def validate_edit(rt: Runtime, key: str, xml: str, forms: dict[str, dict]) -> list[Problem]:
+    """Every problem of XML with FORMS, as `liandong validate` reports them for bpmn/KEY.bpmn."""
+    with tempfile.TemporaryDirectory(prefix="liandong-draft-") as tmp:
+        forms_dir = Path(tmp) / "forms"
+        forms_dir.mkdir()
+        for name, schema in forms.items():
+            (forms_dir / name).write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+        return validate_bytes(xml.encode("utf-8"), f"{key}.bpmn", rt.engine, rt.rules, forms_dir=forms_dir,
+                              file_stem=key)
+
+
+def _row(s, key: str, version: int, lock: bool = False) -> ProcessDefinition:
+    q = select(ProcessDefinition).where(ProcessDefinition.process_key == key, ProcessDefinition.version == version)
+    row = s.scalars(q.with_for_update() if lock else q).first()
+    if row is None:
+        raise NotFound(f"流程 {key} 没有第 {version} 版")
+    return row
+
+
+def _same_meaning(s, key: str, digest: str, except_id: int | None) -> ProcessDefinition | None:
+    q = select(ProcessDefinition).where(ProcessDefinition.process_key == key, ProcessDefinition.checksum == digest)
+    if except_id is not None:
+        q = q.where(ProcessDefinition.id != except_id)
+    return s.scalars(q.order_by(ProcessDefinition.version)).first()
+
+
+def _audit(s, now, author, action, row, detail, comment) -> None:
+    s.add(AuditEntry(at=now, actor=author, action=action, detail=detail, changes={
+        "process_key": row.process_key, "version": row.version, "status": row.status,
+        "effective_from": row.effective_from, "effective_to": row.effective_to,
+        "basis_number": row.basis_number, "basis_title": row.basis_title, "checksum": row.checksum,
+        "reason": comment}))
+
+
+def save_draft(rt: Runtime, key: str, base_version: int, xml: str, forms, author: str, now: datetime,
+               comment: str = "") -> SaveResult:
+    """Save XML + FORMS edited from version BASE_VERSION of KEY. A draft is updated in place; an active or
+    retired version gives a new draft. Refused (nothing stored): problems found (DraftRefused), a diagram of
+    another procedure, or a new draft that means the same as an existing version."""
+    if not isinstance(xml, str) or not xml.strip():
+        raise Invalid("没有收到流程图", {"xml": "流程图为空"})
+    if len(xml.encode("utf-8")) > MAX_XML:
+        raise Invalid("流程图过大（超过 5 MB）", {"xml": "流程图过大"})
+    forms = check_forms(forms)
+    with rt.session() as s:
+        _row(s, key, base_version)  # a missing base is "not found", before any checking
+    problems = validate_edit(rt, key, xml, forms)
+    if problems:
+        raise DraftRefused(problems)
+    try:
+        bundle = rt.engine.parse_text(xml, forms, f"{key}.bpmn")
+    except DiagramError as exc:  # the validator passed it; the engine is the last word all the same
+        raise DraftRefused(exc.problems) from exc
+    if bundle.process_key != key:
+        raise Invalid(f"流程图中的流程编号是 {bundle.process_key}，不是本流程 {key}", {"xml": "流程编号不符"})
+    digest = meaning_digest(bundle.xml, bundle.forms)
+    unused = sorted(set(forms) - set(bundle.forms))
+    notes = [f"未被流程图引用的表单未保存：{'、'.join(unused)}"] if unused else []
+    with rt.session() as s, s.begin():
+        base = _row(s, key, base_version, lock=True)
+        if base.status == "draft":
+            return _update_draft(rt, s, base, bundle, digest, author, now, comment, notes)
+        return _new_draft(rt, s, base, bundle, digest, author, now, comment, notes)
+
+
+def _update_draft(rt, s, row, bundle, digest, author, now, comment, notes) -> SaveResult:
+    twin = _same_meaning(s, row.process_key, digest, row.id)
+    if twin is not None:
+        raise Conflict(f"修改后与第 {twin.version} 版含义相同，未保存；如不需要此草稿，可不再使用")
+    layout_only = digest == row.checksum
+    if layout_only and bundle.xml == row.bpmn_xml and (comment or "") in ("", row.comment):
+        return SaveResult(row.process_key, row.version, False, True, notes + ["没有任何改动"])
+    fresh = new_definition(rt, bundle, row.version, "draft", now, author, comment or row.comment)
+    for column in ("name", "checksum", "bpmn_xml", "forms", "spec_json", "effective_from", "effective_to",
+                   "basis_number", "basis_title"):
+        setattr(row, column, getattr(fresh, column))
+    row.author, row.comment = author, comment or row.comment
+    rt._bundle_cache.pop(row.id, None)
+    rt._spec_cache.pop(row.id, None)
+    what = "只调整了版式（含义未变）" if layout_only else "修改了内容"
+    _audit(s, now, author, "version_draft_edit", row, f"编辑「{row.name}」第 {row.version} 版草稿：{what}", comment)
+    if layout_only:
+        notes = notes + ["只调整了版式，流程含义未变"]
+    return SaveResult(row.process_key, row.version, False, layout_only, notes)
+
+
+def _new_draft(rt, s, base, bundle, digest, author, now, comment, notes) -> SaveResult:
+    twin = _same_meaning(s, base.process_key, digest, None)
+    if twin is not None:
+        raise Conflict(f"与第 {twin.version} 版含义相同（只有版式或缩进不同），未建立新版本")
+    from runner.versions import _next_version
+
+    row = new_definition(rt, bundle, _next_version(s, base.process_key), "draft", now, author,
+                         comment or f"由第 {base.version} 版编辑而来")
+    s.add(row)
+    s.flush()
+    _audit(s, now, author, "version_draft", row,
+           f"由「{base.name}」第 {base.version} 版编辑，建立第 {row.version} 版草稿", comment)
+    return SaveResult(row.process_key, row.version, True, False, notes)
