@@ -162,3 +162,75 @@ def _new_draft(rt, s, base, bundle, digest, author, now, comment, notes) -> Save
     _audit(s, now, author, "version_draft", row,
            f"由「{base.name}」第 {base.version} 版编辑，建立第 {row.version} 版草稿", comment)
     return SaveResult(row.process_key, row.version, True, False, notes)
+
+
+# -- what the editor offers: assignment, start permissions, forms, variables for the timer helper ------------
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+UNIT_KINDS = {"department": "县直部门", "town": "镇", "street": "街道", "zone": "经济开发区", "office": "县级机关"}
+ASSIGNED = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=(?!=)", re.M)
+DATE_NAME = re.compile(r"date|day|time|due|_at$")
+
+
+def _schema_fields(forms: dict[str, dict]):
+    """(form file, form title, field name, field schema) for each top-level field of each form."""
+    for name, schema in sorted(forms.items()):
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        for field_name, prop in (props or {}).items():
+            if isinstance(prop, dict):
+                yield name, schema.get("title") or name, field_name, prop
+
+
+def _is_date(prop: dict) -> bool:
+    return prop.get("format") in ("date", "date-time") or prop.get("x-widget") == "date"
+
+
+def editor_choices(xml: str, forms: dict[str, dict], units: list[tuple[str, str]], roles: dict[str, str]) -> dict:
+    """The lists the properties panel chooses from, each value with the Chinese name a person reads."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).encode("utf-8"),
+                                parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        root = None
+    unit_options = [{"value": "initiator_unit", "label": "发起单位（发起人所在单位）"}]
+    seen = {"initiator_unit"}
+    for _form, title, field_name, prop in _schema_fields(forms):
+        if prop.get("x-options") in ("units", "enforcement_units") and field_name not in seen:
+            seen.add(field_name)
+            label = f"表单「{title}」中填写的「{prop.get('title') or '单位'}」"
+            unit_options.append({"value": field_name, "label": label})
+    variables = []
+    for _form, title, field_name, prop in _schema_fields(forms):
+        if _is_date(prop) and field_name not in {v["value"] for v in variables}:
+            variables.append({"value": field_name, "label": f"表单「{title}」中的「{prop.get('title') or '日期'}」"})
+    if root is not None:
+        _diagram_choices(root, unit_options, seen, variables)
+    unit_options += [{"value": f'"{code}"', "label": name} for code, name in units]
+    form_options = [{"value": name, "label": (schema.get("title") if isinstance(schema, dict) else None) or name}
+                    for name, schema in sorted(forms.items())]
+    return {"units": unit_options, "roles": [{"value": k, "label": v} for k, v in roles.items()],
+            "unitKinds": [{"value": k, "label": v} for k, v in UNIT_KINDS.items()],
+            "variables": variables, "forms": form_options}
+
+
+def _diagram_choices(root, unit_options, seen, variables) -> None:
+    """Units computed in the diagram (a script or a multi-instance variable) and dates its scripts record."""
+    names = {}
+    for el in root.iter(f"{{{BPMN_NS}}}*"):
+        if el.get("id"):
+            names[el.get("id")] = el.get("name") or ""
+    for task in root.iter(f"{{{BPMN_NS}}}scriptTask"):
+        script = task.findtext(f"{{{BPMN_NS}}}script") or ""
+        for var in dict.fromkeys(ASSIGNED.findall(script)):
+            if DATE_NAME.search(var) and var not in {v["value"] for v in variables}:
+                variables.append({"value": var, "label": f"「{task.get('name') or '脚本'}」记录的日期"})
+    for prop in root.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") in ("unit", "lateUnit"):
+            value = prop.get("value") or ""
+            if value and value not in seen and not value.startswith('"'):
+                seen.add(value)
+                owner = prop.getparent().getparent().getparent()
+                unit_options.append({"value": value,
+                                     "label": f"流程中确定的单位（同「{owner.get('name') or '某环节'}」）"})

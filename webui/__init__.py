@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     inputs.init_inputs(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp):
         app.register_blueprint(blueprint)
+    from webui import modeler  # legal staff's modeler (issue 8)
+    app.register_blueprint(modeler.bp)
 
     @app.get("/healthz")
     def healthz():
