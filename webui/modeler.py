@@ -24,8 +24,8 @@ bp = Blueprint("modeler", __name__)
 def panel_labels() -> dict[str, str]:
     """The modeler's labels in the current locale: our Chinese ones by their text, bpmn-js's by its English."""
     return {
-        '%(n)s 个工作日，自「%(field)s」起算（第 %(n)s 个工作日 24:00 届满）':
-            _('%(n)s 个工作日，自「%(field)s」起算（第 %(n)s 个工作日 24:00 届满）'),
+        '%(n)s 个工作日，自%(field)s起算（第 %(n)s 个工作日 24:00 届满）':
+            _('%(n)s 个工作日，自%(field)s起算（第 %(n)s 个工作日 24:00 届满）'),
         'JSON 格式有误（第 %(n)s 行附近），预览和保存暂停': _('JSON 格式有误（第 %(n)s 行附近），预览和保存暂停'),
         'JSON 格式有误，预览和保存暂停': _('JSON 格式有误，预览和保存暂停'),
         '一般用上面的工作日助手填写，不需要直接写表达式': _('一般用上面的工作日助手填写，不需要直接写表达式'),

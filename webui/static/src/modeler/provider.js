@@ -71,13 +71,14 @@ function generalGroup(element, injector) {
         ? t('规则编号须为 RULES.md 中的编号，如 P5、S3') : null),
       description: () => ruleDescription(ruleIds(getDocumentation(docOwner))) }));
   }
-  return { id: 'ld-general', label: t('基本信息'), entries };
+  return { id: 'ld-general', shouldOpen: true, label: t('基本信息'), entries };
 }
 
 function ruleDescription(ids) {
   const parts = (ids || '').split('、').filter(Boolean).map((id) => {
     const text = state.rules[id];
-    return text ? `${id}：${text.length > 60 ? `${text.slice(0, 60)}…` : text}` : `${id}：${t('未知的规则编号')}`;
+    const plain = (text || '').replace(/\*\*/g, '');
+    return text ? `${id}：${plain.length > 60 ? `${plain.slice(0, 60)}…` : plain}` : `${id}：${t('未知的规则编号')}`;
   });
   return parts.length ? parts.join('\n') : t('写在说明开头，以顿号分隔，如 P5、S3');
 }
@@ -95,14 +96,14 @@ function assignmentGroup(element, injector) {
     };
     const setAll = (name, v) => tasks().forEach((n) => setProp(injector, registry.get(n.id), n, name, v));
     const count = () => t('将应用到本泳道的 %(n)s 个用户任务（各任务不同时显示为未指定）', { n: tasks().length });
-    return { id: 'ld-assignment', label: t('办理单位和角色'), entries: [
+    return { id: 'ld-assignment', shouldOpen: true, label: t('办理单位和角色'), entries: [
       entry('ld-lane-unit', Choice, { label: t('办理单位'), options: units, get: () => common('unit'),
         set: (v) => setAll('unit', v), description: count }),
       entry('ld-lane-role', Choice, { label: t('办理角色'), options: roles, get: () => common('role'),
         set: (v) => setAll('role', v), description: count })
     ] };
   }
-  return { id: 'ld-assignment', label: t('办理单位和角色'), entries: [
+  return { id: 'ld-assignment', shouldOpen: true, label: t('办理单位和角色'), entries: [
     entry('ld-unit', Choice, { label: t('办理单位'), options: units, get: () => getProp(bo, 'unit'),
       set: (v) => setProp(injector, element, bo, 'unit', v) }),
     entry('ld-role', Choice, { label: t('办理角色'), options: roles, get: () => getProp(bo, 'role'),
@@ -128,12 +129,12 @@ function startGroup(element, injector) {
     label: t('单位类别：%(name)s', { name: kind.label }),
     get: () => listed(bo, 'starterUnitKinds').includes(kind.value),
     set: (on) => toggle('starterUnitKinds', kind.value, on) })));
-  return { id: 'ld-start', label: t('发起权限（可发起的角色和单位类别）'), entries };
+  return { id: 'ld-start', shouldOpen: true, label: t('发起权限（可发起的角色和单位类别）'), entries };
 }
 
 function formGroup(element, injector) {
   const bo = getBusinessObject(element);
-  return { id: 'ld-form', label: t('表单'), entries: [
+  return { id: 'ld-form', shouldOpen: true, label: t('表单'), entries: [
     entry('ld-form-ref', Choice, { label: t('使用的表单'), options: formOptions,
       get: () => getProp(bo, 'formJsonSchemaFilename'),
       set: (v) => setProp(injector, element, bo, 'formJsonSchemaFilename', v),
@@ -151,7 +152,7 @@ function timerGroup(element, injector) {
   const helper = () => parseWorkingDays(getTimer(def));
   const firstVariable = () => (state.choices.variables[0] || {}).value || '';
   const write = (field, days) => setTimer(injector, element, def, workingDaysExpression(field, days));
-  return { id: 'ld-timer', label: t('期限（定时器）'), entries: [
+  return { id: 'ld-timer', shouldOpen: true, label: t('期限（定时器）'), entries: [
     entry('ld-timer-days', Text, { label: t('工作日数'),
       get: () => (helper() ? String(helper().days) : ''),
       validate: (v) => (/^\d{1,3}$/.test(v || '') && parseInt(v, 10) > 0 ? null : t('请填写 1 至 999 之间的整数')),
@@ -162,7 +163,7 @@ function timerGroup(element, injector) {
       description: () => {
         const h0 = helper();
         return h0
-          ? t('%(n)s 个工作日，自「%(field)s」起算（第 %(n)s 个工作日 24:00 届满）',
+          ? t('%(n)s 个工作日，自%(field)s起算（第 %(n)s 个工作日 24:00 届满）',
             { n: h0.days, field: variableLabel(h0.field) })
           : t('填写后，期限改为“N 个工作日，自所选日期起算”');
       } }),
@@ -180,7 +181,7 @@ function conditionGroup(element, injector) {
   const source = bo.sourceRef;
   const modeling = injector.get('modeling');
   const isDefault = () => source && source.get('default') === bo;
-  return { id: 'ld-condition', label: t('网关条件'), entries: [
+  return { id: 'ld-condition', shouldOpen: true, label: t('网关条件'), entries: [
     entry('ld-condition-default', Check, { label: t('作为网关的默认出口（其他条件都不成立时走此路）'), get: isDefault,
       set: (on) => modeling.updateModdleProperties(injector.get('elementRegistry').get(source.id), source,
         { default: on ? bo : undefined }) }),
@@ -195,7 +196,7 @@ function gatewayGroup(element, injector) {
   const modeling = injector.get('modeling');
   const flows = () => (bo.get('outgoing') || []);
   const label = (f) => f.name || t('至「%(name)s」', { name: (f.targetRef && f.targetRef.name) || t('未命名环节') });
-  return { id: 'ld-gateway', label: t('网关出口'), entries: [
+  return { id: 'ld-gateway', shouldOpen: true, label: t('网关出口'), entries: [
     entry('ld-gateway-default', Choice, { label: t('默认出口'),
       options: () => flows().map((f) => ({ value: f.id, label: label(f) })),
       get: () => (bo.get('default') ? bo.get('default').id : ''),
@@ -210,7 +211,7 @@ function processGroup(element, injector) {
   const dateCheck = (v) => (!v || DATE.test(v) ? null : t('日期格式应为 YYYY-MM-DD'));
   const prop = (id, name, label, validate) => entry(id, Text, { label, validate, get: () => getProp(proc, name),
     set: (v, error) => { if (!error) { setProp(injector, element, proc, name, v); } } });
-  return { id: 'ld-process', label: t('流程：施行期间和依据'), entries: [
+  return { id: 'ld-process', shouldOpen: true, label: t('流程：施行期间和依据'), entries: [
     entry('ld-process-name', Text, { label: t('流程名称'), get: () => proc.get('name') || '',
       set: (v) => modeling.updateModdleProperties(element, proc, { name: v }) }),
     entry('ld-process-doc', Area, { label: t('流程说明'), rows: 5, get: () => getDocumentation(proc),
@@ -224,7 +225,6 @@ function processGroup(element, injector) {
 
 // -- the provider -------------------------------------------------------------------------------------------
 export default function ChineseProvider(propertiesPanel, injector) {
-  propertiesPanel.registerProvider(400, this);
   this.getGroups = (element) => () => {
     const groups = [];
     const bo = getBusinessObject(element);
@@ -244,6 +244,8 @@ export default function ChineseProvider(propertiesPanel, injector) {
     }
     return groups;
   };
+  // after the built-in provider (priority 1000): our groups replace its groups
+  propertiesPanel.registerProvider(400, this);
 }
 ChineseProvider.$inject = ['propertiesPanel', 'injector'];
 

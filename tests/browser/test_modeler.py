@@ -1,0 +1,97 @@
+"""Issue 8's first browser test: legal staff change the letter deadline from 3 to 5 working days in the
+modeler's properties panel and save a draft. The later steps (diff, gate, activation, new vs running case)
+need the legal and compare pages; they run once those routes exist (see test_the_change_goes_into_force)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from runner.config import ROOT
+from runner.models import ProcessDefinition
+
+LEGAL = "justice.legal"
+OLD_TIMER = "working_days_after(notice_date, 3)"
+NEW_TIMER = "working_days_after(notice_date, 5)"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _version(rt, version):
+    with rt.session() as s:
+        return s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == "case_transfer",
+                                                         ProcessDefinition.version == version)).first()
+
+
+def change_letter_deadline(page, live_server, screenshot: bool = False):
+    """Open case transfer v1 in the modeler, select the letter-deadline timer, set 5 working days, save."""
+    page.goto(live_server + "/legal/case_transfer/1/edit")
+    page.wait_for_selector("#modeler-page[data-ready='1']")
+    # the timer on 发出移送函并移送材料 (bpmn/case_transfer.bpmn: letter_overdue)
+    page.locator(".djs-element[data-element-id='letter_overdue'] .djs-hit").first.click(force=True)
+    panel = page.locator("#modeler-properties")
+    panel.get_by_text("期限（定时器）").wait_for()
+    days = panel.get_by_label("工作日数")
+    assert days.input_value() == "3"
+    days.fill("5")
+    panel.get_by_text("5 个工作日，自「通报接收单位并记录通报日」记录的日期起算").wait_for()
+    assert panel.get_by_label("期限表达式（高级）").input_value() == NEW_TIMER
+    if screenshot:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        panel.screenshot(path=str(SCREENSHOTS / "properties-panel.png"))
+    page.get_by_label("修改说明").fill("移送函期限由3个工作日改为5个工作日")
+    page.get_by_role("button", name="保存草稿").click()
+    page.locator("#modeler-status.alert-success").wait_for()
+    assert "已建立第 2 版草稿" in page.locator("#modeler-status").inner_text()
+
+
+def test_legal_staff_change_the_letter_deadline_in_the_properties_panel(rt, signed_in, live_server,
+                                                                         console_errors):
+    page = signed_in(LEGAL, viewport=(1600, 1500))  # tall enough for the whole panel in the screenshot
+    change_letter_deadline(page, live_server, screenshot=True)
+    draft, v1 = _version(rt, 2), _version(rt, 1)
+    assert draft.status == "draft" and draft.author == LEGAL
+    assert NEW_TIMER in draft.bpmn_xml and OLD_TIMER not in draft.bpmn_xml
+    assert OLD_TIMER in v1.bpmn_xml and v1.status == "active"
+    # the modeler kept what our engine reads: assignment, forms, window
+    for prop in ('name="lateTask" value="send_letter"', 'name="effectiveTo" value="2026-11-19"',
+                 'name="formJsonSchemaFilename" value="case_transfer.send_letter.json"'):
+        assert prop in draft.bpmn_xml
+    assert re.search(r'name="unit" value="(&#34;|&quot;|")supervision_office', draft.bpmn_xml) or \
+        "value='\"supervision_office\"'" in draft.bpmn_xml
+    assert draft.forms == v1.forms
+    assert page.url.endswith("/legal/case_transfer/2/edit")
+    assert console_errors == []
+
+
+def test_a_refused_save_lists_the_problems_beside_the_editor(rt, signed_in, live_server, db_snapshot):
+    page = signed_in(LEGAL, viewport=(1600, 1000))
+    page.goto(live_server + "/legal/case_transfer/1/edit")
+    page.wait_for_selector("#modeler-page[data-ready='1']")
+    page.locator(".djs-element[data-element-id='send_letter'] .djs-hit").first.click(force=True)
+    panel = page.locator("#modeler-properties")
+    panel.get_by_label("办理角色").select_option("")
+    before = db_snapshot(rt)
+    page.get_by_role("button", name="保存草稿").click()
+    problems = page.locator("#modeler-problem-list li")
+    problems.first.wait_for()
+    text = page.locator("#modeler-problems").inner_text()
+    assert "「发出移送函并移送材料」" in text and "角色" in text
+    assert "send_letter" not in text  # people read names, not ids
+    assert db_snapshot(rt) == before
+
+
+@pytest.mark.skip(reason="needs the legal pages (/legal/<key>/<v>/scenarios, /activate) and the compare page "
+                         "(/legal/<key>/compare) being built in parallel; see the modeler's report")
+def test_the_change_goes_into_force(rt, signed_in, live_server):
+    """Steps 2-5 of issue 8's first browser test, after change_letter_deadline()."""
+    page = signed_in(LEGAL, viewport=(1600, 1000))
+    change_letter_deadline(page, live_server)
+    # 2. the diff shows the change and the new deadline
+    page.goto(live_server + "/legal/case_transfer/compare?a=1&b=2")
+    assert "3 个工作日" in page.content() and "5 个工作日" in page.content()
+    # 3. activation is refused, naming the scenario that expects 3 days
+    page.goto(live_server + "/legal/case_transfer/2/activate")
+    # 4. correct that scenario in the same draft (/legal/case_transfer/2/scenarios) and activate
+    # 5. a new transfer gets 5 days, one already running keeps 3
