@@ -26,6 +26,7 @@ from runner.validate import validate_bytes
 FORM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,120}\.json$")
 MAX_XML = 5 * 1024 * 1024
 MAX_FORMS = 200
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 class DraftRefused(Invalid):
@@ -82,11 +83,36 @@ def _row(s, key: str, version: int, lock: bool = False) -> ProcessDefinition:
     return row
 
 
+# Attributes whose value is the BPMN default: bpmn-js leaves them out when it saves, so an unchanged diagram
+# round-tripped through the modeler would otherwise look like a change of meaning.
+DEFAULT_ATTRIBUTES = {"cancelActivity": "true", "isInterrupting": "true", "parallelMultiple": "false",
+                      "isForCompensation": "false", "startQuantity": "1", "completionQuantity": "1",
+                      "isClosed": "false", "instantiate": "false", "isSequential": "false",
+                      "triggeredByEvent": "false", "gatewayDirection": "Unspecified", "processType": "None",
+                      "isImmediate": "true"}
+
+
+def modeler_digest(xml: str, forms: dict) -> str:
+    """runtime.meaning_digest of XML with attributes at their BPMN default left out (as bpmn-js saves them)."""
+    from lxml import etree
+
+    raw = re.sub(r"^\s*<\?xml[^>]*\?>", "", xml).encode("utf-8")
+    root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    for el in root.iter(f"{{{BPMN_NS}}}*"):
+        for name, default in DEFAULT_ATTRIBUTES.items():
+            if el.get(name) == default:
+                del el.attrib[name]
+    return meaning_digest(etree.tostring(root, encoding="unicode"), forms)
+
+
 def _same_meaning(s, key: str, digest: str, except_id: int | None) -> ProcessDefinition | None:
-    q = select(ProcessDefinition).where(ProcessDefinition.process_key == key, ProcessDefinition.checksum == digest)
+    q = select(ProcessDefinition).where(ProcessDefinition.process_key == key)
     if except_id is not None:
         q = q.where(ProcessDefinition.id != except_id)
-    return s.scalars(q.order_by(ProcessDefinition.version)).first()
+    for row in s.scalars(q.order_by(ProcessDefinition.version)):
+        if row.checksum == digest or modeler_digest(row.bpmn_xml, row.forms or {}) == digest:
+            return row
+    return None
 
 
 def _audit(s, now, author, action, row, detail, comment) -> None:
@@ -118,7 +144,7 @@ def save_draft(rt: Runtime, key: str, base_version: int, xml: str, forms, author
         raise DraftRefused(exc.problems) from exc
     if bundle.process_key != key:
         raise Invalid(f"流程图中的流程编号是 {bundle.process_key}，不是本流程 {key}", {"xml": "流程编号不符"})
-    digest = meaning_digest(bundle.xml, bundle.forms)
+    digest = modeler_digest(bundle.xml, bundle.forms)
     unused = sorted(set(forms) - set(bundle.forms))
     notes = [f"未被流程图引用的表单未保存：{'、'.join(unused)}"] if unused else []
     with rt.session() as s, s.begin():
@@ -132,7 +158,7 @@ def _update_draft(rt, s, row, bundle, digest, author, now, comment, notes) -> Sa
     twin = _same_meaning(s, row.process_key, digest, row.id)
     if twin is not None:
         raise Conflict(f"修改后与第 {twin.version} 版含义相同，未保存；如不需要此草稿，可不再使用")
-    layout_only = digest == row.checksum
+    layout_only = digest == modeler_digest(row.bpmn_xml, row.forms or {})
     if layout_only and bundle.xml == row.bpmn_xml and (comment or "") in ("", row.comment):
         return SaveResult(row.process_key, row.version, False, True, notes + ["没有任何改动"])
     fresh = new_definition(rt, bundle, row.version, "draft", now, author, comment or row.comment)
@@ -165,7 +191,6 @@ def _new_draft(rt, s, base, bundle, digest, author, now, comment, notes) -> Save
 
 
 # -- what the editor offers: assignment, start permissions, forms, variables for the timer helper ------------
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 UNIT_KINDS = {"department": "县直部门", "town": "镇", "street": "街道", "zone": "经济开发区", "office": "县级机关"}
 ASSIGNED = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*=(?!=)", re.M)

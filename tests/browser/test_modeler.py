@@ -5,6 +5,7 @@ need the legal and compare pages; they run once those routes exist (see test_the
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -80,6 +81,34 @@ def test_a_refused_save_lists_the_problems_beside_the_editor(rt, signed_in, live
     assert "「发出移送函并移送材料」" in text and "角色" in text
     assert "send_letter" not in text  # people read names, not ids
     assert db_snapshot(rt) == before
+
+
+@pytest.mark.parametrize("encoding", ["GBK", "UTF-16"])
+def test_upload_a_chinese_encoded_file_save_and_download(rt, signed_in, live_server, db_snapshot, tmp_path,
+                                                         encoding):
+    """A .bpmn saved as GBK or UTF-16 loads into the modeler; unchanged, saving it makes no version; the
+    current XML downloads as UTF-8."""
+    source = (ROOT / "bpmn" / "case_transfer.bpmn").read_text(encoding="utf-8")
+    upload = tmp_path / "移送.bpmn"
+    upload.write_bytes(source.replace('encoding="UTF-8"', f'encoding="{encoding}"', 1).encode(encoding.lower()))
+    page = signed_in(LEGAL, viewport=(1600, 1000))
+    page.goto(live_server + "/legal/case_transfer/1/edit")
+    page.wait_for_selector("#modeler-page[data-ready='1']")
+    page.locator("#modeler-upload").set_input_files(str(upload))
+    page.locator("#modeler-status", has_text="已载入文件「移送.bpmn」").wait_for()
+    page.locator(".djs-element[data-element-id='send_letter'] .djs-hit").first.click(force=True)
+    assert page.locator("#modeler-properties").get_by_label("名称").input_value() == "发出移送函并移送材料"
+    before = db_snapshot(rt)
+    page.get_by_role("button", name="保存草稿").click()
+    page.locator("#modeler-status.alert-error").wait_for()
+    assert "与第 1 版含义相同" in page.locator("#modeler-status").inner_text()
+    assert db_snapshot(rt) == before
+    with page.expect_download() as info:
+        page.get_by_role("button", name="下载当前流程图").click()
+    download = info.value
+    assert download.suggested_filename == "case_transfer.bpmn"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert 'encoding="UTF-8"' in text and "发出移送函并移送材料" in text
 
 
 @pytest.mark.skip(reason="needs the legal pages (/legal/<key>/<v>/scenarios, /activate) and the compare page "

@@ -140,3 +140,17 @@ def test_an_unknown_base_version_is_not_found(rt):
     xml, forms = _base(rt)
     with pytest.raises(NotFound):
         save_draft(rt, "case_transfer", 9, xml, forms, "justice.legal", T0)
+
+
+def test_defaults_left_out_by_bpmn_js_are_no_change_of_meaning(rt):
+    """bpmn-js leaves out attributes at their BPMN default (cancelActivity="true") when it saves."""
+    xml, forms = _base(rt)
+    assert 'cancelActivity="true"' in xml
+    before = snapshot(rt)
+    with pytest.raises(Conflict, match="第 1 版含义相同"):
+        save_draft(rt, "case_transfer", 1, xml.replace(' cancelActivity="true"', ""), forms, "justice.legal", T0)
+    assert snapshot(rt) == before
+    # but a non-default value is a change
+    result = save_draft(rt, "case_transfer", 1, xml.replace('cancelActivity="true"', 'cancelActivity="false"', 1),
+                        forms, "justice.legal", T0)
+    assert result.created
