@@ -183,6 +183,8 @@ def _new_draft(rt, s, base, bundle, digest, author, now, comment, notes) -> Save
 
     row = new_definition(rt, bundle, _next_version(s, base.process_key), "draft", now, author,
                          comment or f"由第 {base.version} 版编辑而来")
+    if hasattr(ProcessDefinition, "scenarios"):  # versions carry their scenarios (issue 8, runner/versions.py)
+        row.scenarios = dict(base.scenarios or {})
     s.add(row)
     s.flush()
     _audit(s, now, author, "version_draft", row,
