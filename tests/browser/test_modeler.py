@@ -83,6 +83,73 @@ def test_a_refused_save_lists_the_problems_beside_the_editor(rt, signed_in, live
     assert db_snapshot(rt) == before
 
 
+def _select(page, element_id):
+    """Select ELEMENT_ID as a click on the canvas would (some shapes sit under others)."""
+    page.evaluate("id => { const m = window.liandongModeler; "
+                  "m.get('selection').select(m.get('elementRegistry').get(id)); }", element_id)
+
+
+def _xml(page) -> str:
+    return page.evaluate("async () => (await window.liandongModeler.saveXML({format: true})).xml")
+
+
+def test_the_panel_edits_assignment_start_permissions_conditions_window_and_forms(rt, signed_in, live_server,
+                                                                                    console_errors):
+    page = signed_in(LEGAL, viewport=(1600, 1100))
+    page.goto(live_server + "/legal/case_transfer/1/edit")
+    page.wait_for_selector("#modeler-page[data-ready='1']")
+    panel = page.locator("#modeler-properties")
+
+    # a lane shows the unit and role its user tasks share, by Chinese name
+    _select(page, "lane_supervision")
+    unit = panel.get_by_label("办理单位")
+    unit.wait_for()
+    assert unit.locator("option:checked").inner_text() == "县政府督查室"
+    assert panel.get_by_label("办理角色").locator("option:checked").inner_text() == "督查室督查人员"
+
+    # start permissions: roles and unit kinds as check boxes
+    _select(page, "start_case")
+    assert panel.get_by_label("角色：单位负责人").is_checked() and not panel.get_by_label("角色：县长").is_checked()
+    panel.get_by_label("角色：县长").check()
+    assert 'name="starterRoles" value="officer,unit_head,county_head"' in _xml(page)
+    assert page.locator("#form-select").input_value() == "case_transfer.start.json"
+
+    # a gateway's path carries its condition
+    _select(page, "flow_criminal")
+    assert panel.get_by_label("条件表达式").input_value() == "criminal_suspect == True"
+
+    # the procedure's window and basis; a malformed date is refused beside the field
+    _select(page, "case_transfer_pool")
+    until = panel.get_by_label("施行截止日（YYYY-MM-DD，不填为不限）")
+    assert until.input_value() == "2026-11-19"
+    until.fill("2031-13")
+    panel.get_by_text("日期格式应为 YYYY-MM-DD").wait_for()
+    assert 'name="effectiveTo" value="2026-11-19"' in _xml(page)
+    until.fill("2031-11-19")
+    panel.get_by_label("依据文件文号").fill("源政办发〔2026〕1号")
+    xml = _xml(page)
+    assert 'name="effectiveTo" value="2031-11-19"' in xml and 'name="basisNumber" value="源政办发〔2026〕1号"' in xml
+
+    # the form beside the diagram, with its preview as officers see it
+    _select(page, "register_case")
+    assert page.locator("#form-select").input_value() == "case_transfer.register_case.json"
+    source = page.locator("#form-json")
+    text = source.input_value()
+    source.fill(text[:-3])
+    page.locator("#form-json-error", has_text="JSON 格式有误").wait_for()
+    source.fill(text.replace('"title": "接收单位"', '"title": "接收机关"'))
+    page.locator("#form-preview", has_text="接收机关").wait_for()
+    assert page.locator("#form-json-error").inner_text() == ""
+
+    page.get_by_role("button", name="保存草稿").click()
+    page.locator("#modeler-status.alert-success").wait_for()
+    draft = _version(rt, 2)
+    assert draft.effective_to == "2031-11-19" and draft.basis_number == "源政办发〔2026〕1号"
+    assert draft.forms["case_transfer.register_case.json"]["properties"]["receiver_unit"]["title"] == "接收机关"
+    assert "county_head" in draft.bpmn_xml
+    assert console_errors == []
+
+
 @pytest.mark.parametrize("encoding", ["GBK", "UTF-16"])
 def test_upload_a_chinese_encoded_file_save_and_download(rt, signed_in, live_server, db_snapshot, tmp_path,
                                                          encoding):
