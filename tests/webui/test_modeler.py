@@ -111,6 +111,9 @@ def test_a_diagram_with_problems_is_refused_with_every_problem(rt, browser):
     {"xml": "not xml at all", "forms": {}},
     {"xml": "", "forms": {}},
     {"xml": None, "forms": {}},
+    {"xml": '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><d>&b;</d>',
+     "forms": {}},
+    {"xml": "<x>" * 5000, "forms": {}},
 ])
 def test_bad_xml_is_a_422_and_nothing_is_stored(rt, browser, payload):
     b = browser(LEGAL)
@@ -165,3 +168,12 @@ def test_the_preview_renders_the_form_as_officers_see_it(rt, browser):
     assert 'name="letter_number"' in html
     bad = _post(b, EDIT + "/preview", {"schema": ["not", "an", "object"]})
     assert bad.status_code == 422 and bad.get_json()["error"]
+
+
+def test_the_page_speaks_english_in_the_english_locale(rt, browser):
+    b = browser(LEGAL)
+    b.post("/lang", {"lang": "en", "next": EDIT})
+    html = b.get(EDIT).get_data(as_text=True)
+    data = _page_data(html)
+    assert "Save draft" in html and "Edit diagram" in html
+    assert data["labels"]["工作日数"] == "Working days" and data["labels"]["User Task"] == "User Task"

@@ -56,6 +56,15 @@ function start() {
     }
   }
 
+  // unsaved edits are not lost by leaving the page by mistake
+  modeler.on('commandStack.changed', (event) => { if (event.trigger !== 'clear') { state.dirty = true; } });
+  window.addEventListener('beforeunload', (event) => {
+    if (state.dirty) {
+      event.preventDefault();
+      event.returnValue = '';
+    }
+  });
+
   load(data.xml).then(() => $('modeler-page').setAttribute('data-ready', '1'));
   setupForms(modeler, status);
   setupFiles(modeler, load, status);
@@ -93,6 +102,7 @@ function setupFiles(modeler, load, status) {
     const reader = new FileReader();
     reader.onload = async () => {
       if (await load(decode(reader.result))) {
+        state.dirty = true;
         status(t('已载入文件「%(name)s」，尚未保存', { name: file.name }), 'info');
       }
     };
@@ -162,6 +172,7 @@ function setupSave(modeler, status) {
       });
       const body = await resp.json().catch(() => ({}));
       if (resp.ok) {
+        state.dirty = false;
         showProblems(modeler, []);
         const notes = (body.notes || []).join('；');
         status(notes ? `${body.message}（${notes}）` : body.message, 'success');
@@ -243,6 +254,7 @@ function setupForms(modeler, status) {
         throw new SyntaxError(t('表单须为 JSON 对象'));
       }
       state.forms[current] = parsed;
+      state.dirty = true;
       error.textContent = '';
       state.formError = null;
       formsChanged();
@@ -265,6 +277,7 @@ function setupForms(modeler, status) {
     }
     if (!state.forms[name]) {
       state.forms[name] = { title: t('新表单'), type: 'object', properties: {}, required: [] };
+      state.dirty = true;
       formsChanged();
     }
     fillSelect();
