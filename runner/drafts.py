@@ -239,7 +239,32 @@ def editor_choices(xml: str, forms: dict[str, dict], units: list[tuple[str, str]
                     for name, schema in sorted(forms.items())]
     return {"units": unit_options, "roles": [{"value": k, "label": v} for k, v in roles.items()],
             "unitKinds": [{"value": k, "label": v} for k, v in UNIT_KINDS.items()],
-            "variables": variables, "forms": form_options}
+            "variables": variables, "forms": form_options, "conditionFields": condition_fields(forms)}
+
+
+def _options(prop: dict) -> list[dict]:
+    """A field's answers a gateway condition can test: yes/no, or its listed options (as the form shows them)."""
+    if prop.get("type") == "boolean":
+        return [{"value": "True", "label": "是"}, {"value": "False", "label": "否"}]
+    for key in ("oneOf", "anyOf"):
+        alts = prop.get(key) or []
+        if alts and all(isinstance(a, dict) and "const" in a for a in alts):
+            return [{"value": f'"{a["const"]}"', "label": str(a.get("title") or a["const"])} for a in alts]
+    names = prop.get("x-enumNames") or []
+    return [{"value": f'"{v}"', "label": str(names[i] if i < len(names) else v)}
+            for i, v in enumerate(prop.get("enum") or [])]
+
+
+def condition_fields(forms: dict[str, dict]) -> list[dict]:
+    """Form fields with fixed answers, for the condition helper: `field == value` without typing code."""
+    out, seen = [], set()
+    for _form, title, field_name, prop in _schema_fields(forms):
+        options = _options(prop)
+        if options and field_name not in seen:
+            seen.add(field_name)
+            out.append({"value": field_name, "label": f"表单「{title}」中的「{prop.get('title') or '选项'}」",
+                        "options": options})
+    return out
 
 
 def _diagram_choices(root, unit_options, seen, variables) -> None:

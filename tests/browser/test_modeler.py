@@ -125,7 +125,13 @@ def test_the_panel_edits_assignment_start_permissions_conditions_window_and_form
 
     # a gateway's path carries its condition
     _select(page, "flow_criminal")
-    assert panel.get_by_label("条件表达式").input_value() == "criminal_suspect == True"
+    expression = panel.get_by_label("条件表达式（高级）")
+    assert expression.input_value() == "criminal_suspect == True"
+    panel.get_by_text("当表单「登记移送案件」中的「是否涉嫌犯罪」为「是」时走此路").wait_for()
+    panel.get_by_label("条件：取值为").select_option(label="否")
+    assert expression.input_value() == "criminal_suspect == False"
+    panel.get_by_label("条件：取值为").select_option(label="是")
+    assert expression.input_value() == "criminal_suspect == True"
 
     # the procedure's window and basis; a malformed date is refused beside the field
     _select(page, "case_transfer_pool")

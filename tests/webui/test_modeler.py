@@ -50,6 +50,8 @@ def test_legal_staff_open_the_modeler_with_chinese_choices(rt, browser):
     assert any(v["value"] == "notice_date" and "通报" in v["label"] for v in data["choices"]["variables"])
     assert data["labels"]["工作日数"] == "工作日数" and data["labels"]["User Task"] == "用户任务"
     assert data["csrf"] and data["saveUrl"] == EDIT
+    review = next(f for f in data["choices"]["conditionFields"] if f["value"] == "review_decision")
+    assert {"value": '"accept"', "label": "受理"} in review["options"] and "审查结论" in review["label"]
 
 
 @pytest.mark.parametrize("user", ["market_regulation.officer", "supervision.officer"])

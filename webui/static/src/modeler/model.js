@@ -146,3 +146,11 @@ export function setCondition(injector, element, bo, body) {
     modeling.updateModdleProperties(element, bo, { conditionExpression: created });
   }
 }
+
+// "field == value" (a quoted option, True or False): the condition helper's form.
+const EQUALS = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*("[^"]*"|True|False)\s*$/;
+
+export function parseEquals(body) {
+  const m = EQUALS.exec(body || '');
+  return m ? { field: m[1], value: m[2] } : null;
+}

@@ -7,7 +7,7 @@ import { getBusinessObject, is, isAny } from 'bpmn-js/lib/util/ModelUtil';
 import { t } from './i18n';
 import { formOptions, state } from './state';
 import {
-  getCondition, getDocumentation, getProp, getTimer, parseWorkingDays, processOf, ruleIds, setCondition,
+  getCondition, getDocumentation, getProp, getTimer, parseEquals, parseWorkingDays, processOf, ruleIds, setCondition,
   setDocumentation, setProp, setTimer, timerDefinition, withRuleIds, workingDaysExpression
 } from './model';
 
@@ -181,14 +181,36 @@ function conditionGroup(element, injector) {
   const source = bo.sourceRef;
   const modeling = injector.get('modeling');
   const isDefault = () => source && source.get('default') === bo;
+  const parsed = () => parseEquals(getCondition(bo));
   return { id: 'ld-condition', shouldOpen: true, label: t('网关条件'), entries: [
     entry('ld-condition-default', Check, { label: t('作为网关的默认出口（其他条件都不成立时走此路）'), get: isDefault,
       set: (on) => modeling.updateModdleProperties(injector.get('elementRegistry').get(source.id), source,
         { default: on ? bo : undefined }) }),
-    entry('ld-condition-expression', Area, { label: t('条件表达式'), rows: 2, get: () => getCondition(bo),
+    entry('ld-condition-field', Choice, { label: t('条件：哪个字段'), options: () => conditionFields(),
+      get: () => (parsed() ? parsed().field : ''),
+      set: (v) => {
+        const field = conditionFields().find((f) => f.value === v);
+        if (field) { setCondition(injector, element, bo, `${v} == ${field.options[0].value}`); }
+      } }),
+    entry('ld-condition-value', Choice, { label: t('条件：取值为'),
+      options: () => ((conditionFields().find((f) => parsed() && f.value === parsed().field) || {}).options || []),
+      get: () => (parsed() ? parsed().value : ''),
+      set: (v) => { if (v && parsed()) { setCondition(injector, element, bo, `${parsed().field} == ${v}`); } },
+      description: () => conditionText(parsed()) }),
+    entry('ld-condition-expression', Area, { label: t('条件表达式（高级）'), rows: 2, get: () => getCondition(bo),
       set: (v) => setCondition(injector, element, bo, v),
       description: () => t('引用表单字段，如 review_decision == "accept"；默认出口不需要条件') })
   ] };
+}
+
+function conditionFields() {
+  return state.choices.conditionFields || [];
+}
+
+function conditionText(parsed) {
+  const field = parsed && conditionFields().find((f) => f.value === parsed.field);
+  const option = field && field.options.find((o) => o.value === parsed.value);
+  return option ? t('当%(field)s为「%(value)s」时走此路', { field: field.label, value: option.label }) : '';
 }
 
 function gatewayGroup(element, injector) {
