@@ -286,3 +286,13 @@ def _diagram_choices(root, unit_options, seen, variables) -> None:
                 owner = prop.getparent().getparent().getparent()
                 unit_options.append({"value": value,
                                      "label": f"流程中确定的单位（同「{owner.get('name') or '某环节'}」）"})
+
+
+def compare_base(rt: Runtime, key: str, version: int) -> int | None:
+    """The version to compare VERSION of KEY with: the newest active one other than itself, else the one before."""
+    with rt.session() as s:
+        rows = s.execute(select(ProcessDefinition.version, ProcessDefinition.status)
+                         .where(ProcessDefinition.process_key == key, ProcessDefinition.version != version)
+                         .order_by(ProcessDefinition.version.desc())).all()
+    active = next((v for v, status in rows if status == "active"), None)
+    return active or next((v for v, _status in rows if v < version), None)

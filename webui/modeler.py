@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from runner.access import deny, is_admin
-from runner.drafts import DraftRefused, check_forms, editor_choices, save_draft
+from runner.drafts import DraftRefused, check_forms, compare_base, editor_choices, save_draft
 from runner.errors import DomainError, Invalid, NotFound
 from runner.models import ProcessDefinition
 from runner.org import ROLES, UNITS
@@ -174,6 +174,23 @@ def _version(key: str, version: int) -> ProcessDefinition:
         return row
 
 
+def version_links(key: str, version: int, status: str) -> list[dict]:
+    """Where legal staff go from the modeler: the version, its diff, its scenarios, the gate (those served)."""
+    have = current_app.view_functions
+    out = []
+    if "legal.read" in have:
+        out.append({"label": _("查看该版本"), "url": url_for("legal.read", key=key, version=version)})
+    base = compare_base(rt(), key, version) if "compare.show" in have else None
+    if base:
+        out.append({"label": _("与第 %(v)s 版比较", v=base),
+                    "url": url_for("compare.show", key=key, a=base, b=version)})
+    if "legal.scenarios" in have:
+        out.append({"label": _("场景"), "url": url_for("legal.scenarios", key=key, version=version)})
+    if status == "draft" and "legal.activate_page" in have:
+        out.append({"label": _("检验并启用"), "url": url_for("legal.activate_page", key=key, version=version)})
+    return out
+
+
 @bp.get("/legal/<key>/<int:version>/edit")
 @login_required
 def edit(key: str, version: int):
@@ -187,6 +204,7 @@ def edit(key: str, version: int):
             "previewUrl": url_for("modeler.preview", key=row.process_key, version=row.version),
             "csrf": generate_csrf()}
     return render_template("modeler/edit.html", row=row, data=data, labels=panel_labels(),
+                           links=version_links(row.process_key, row.version, row.status),
                            status_word=STATUS_WORDS.get(row.status, ""))
 
 
@@ -220,6 +238,7 @@ def save(key: str, version: int):
         message = _("已保存第 %(v)s 版草稿", v=result.version)
     return jsonify({"message": message, "version": result.version, "created": result.created,
                     "layout_only": result.layout_only, "notes": result.notes,
+                    "links": version_links(result.process_key, result.version, "draft"),
                     "url": url_for("modeler.edit", key=result.process_key, version=result.version)})
 
 

@@ -8,7 +8,7 @@ import copy
 import pytest
 from sqlalchemy import select
 
-from runner.drafts import DraftRefused, save_draft
+from runner.drafts import DraftRefused, compare_base, save_draft
 from runner.errors import Conflict, Invalid, NotFound
 from runner.models import AuditEntry, ProcessDefinition
 from runner.runtime import meaning_digest
@@ -154,3 +154,11 @@ def test_defaults_left_out_by_bpmn_js_are_no_change_of_meaning(rt):
     result = save_draft(rt, "case_transfer", 1, xml.replace('cancelActivity="true"', 'cancelActivity="false"', 1),
                         forms, "justice.legal", T0)
     assert result.created
+
+
+def test_a_draft_is_compared_with_the_active_version(rt):
+    xml, forms = _base(rt)
+    assert compare_base(rt, "case_transfer", 1) is None  # nothing else to compare with
+    save_draft(rt, "case_transfer", 1, xml.replace(OLD_TIMER, NEW_TIMER), forms, "justice.legal", T0)
+    assert compare_base(rt, "case_transfer", 2) == 1
+    assert compare_base(rt, "case_transfer", 1) is None  # an older active version has no base of its own

@@ -153,6 +153,18 @@ function showProblems(modeler, problems) {
   });
 }
 
+// the saved draft's pages (its diff, scenarios, the gate), as the server lists them
+function showLinks(links) {
+  const nav = $('modeler-links');
+  nav.textContent = '';
+  links.forEach((link) => {
+    const a = document.createElement('a');
+    a.href = link.url;
+    a.textContent = link.label;
+    nav.appendChild(a);
+  });
+}
+
 function setupSave(modeler, status) {
   const button = $('modeler-save');
   button.addEventListener('click', async () => {
@@ -177,6 +189,7 @@ function setupSave(modeler, status) {
         const notes = (body.notes || []).join('；');
         status(notes ? `${body.message}（${notes}）` : body.message, 'success');
         $('modeler-page').setAttribute('data-saved-version', String(body.version));
+        showLinks(body.links || []);
         if (body.created && body.url) {
           // further saves update the new draft, not the version it came from
           window.history.replaceState(null, '', body.url);
