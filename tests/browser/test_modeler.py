@@ -237,8 +237,9 @@ def test_the_change_goes_into_force(rt, signed_in, live_server, clock):
     page = signed_in(LEGAL, viewport=(1600, 1100))
     change_letter_deadline(page, live_server,
                            window=("2026-11-20", "源政办发〔2026〕20号", "关于继续实行行政执法联动机制的通知"))
-    # 2. the diff shows the change and the new deadline
-    page.goto(live_server + "/legal/case_transfer/compare?a=1&b=2")
+    # 2. the diff shows the change and the new deadline (reached from the modeler's link to it)
+    page.locator("#modeler-links").get_by_role("link", name="与第 1 版比较").click()
+    page.wait_for_url("**/legal/case_transfer/compare?a=1&b=2")
     page.locator('#compare-canvas[data-ready="1"]').wait_for()
     item = page.locator('.diff-item[data-element-id="letter_overdue"]')
     assert "3 个工作日" in item.inner_text() and "5 个工作日" in item.inner_text()
