@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     app.register_blueprint(dashboard.bp)
     from webui import calendar_admin
     app.register_blueprint(calendar_admin.bp)
+    from webui import modeler  # legal staff's modeler (issue 8)
+    app.register_blueprint(modeler.bp)
 
     @app.get("/healthz")
     def healthz():
