@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit", help="审计日志")
     p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
     _versions_parser(sub)
+    _trace_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -118,6 +119,36 @@ def cmd_versions(args) -> int:
     finally:
         rt.session_factory.kw["bind"].dispose()
     return 0
+
+
+def _trace_parser(sub) -> None:
+    p = sub.add_parser("trace", help="规则追溯：每条规则由现行版本的哪些环节承载、由哪些场景检验，列出缺口")
+    p.add_argument("--date", help="按哪一天的现行版本（YYYY-MM-DD，默认今天）")
+
+
+def cmd_trace(args) -> int:
+    """Print the traceability report; exit 1 when a rule is carried by nothing or tested by nothing."""
+    from datetime import UTC, datetime
+
+    from runner.calendar import TZ
+    from runner.runtime import make_runtime
+    from runner.trace import trace
+
+    if args.date:
+        try:
+            now = datetime.combine(date.fromisoformat(args.date), datetime.min.time(), TZ).replace(hour=12)
+        except ValueError:
+            print(f"日期格式应为 YYYY-MM-DD：{args.date}", file=sys.stderr)
+            return 2
+    else:
+        now = datetime.now(UTC)
+    rt = make_runtime(settings_from_env())
+    try:
+        report = trace(rt, now)
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+    print(report.text())
+    return 1 if report.uncarried or report.untested else 0
 
 
 def cmd_init_db(args) -> int:
@@ -284,7 +315,8 @@ def cmd_audit(args) -> int:
 
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
-            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions}
+            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
+            "trace": cmd_trace}
 
 if __name__ == "__main__":
     sys.exit(main())
