@@ -22,6 +22,8 @@ from runner.rules import load_rules
 from runner.runtime import Runtime, covers
 
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_KIND = {"exclusiveGateway": "判断", "parallelGateway": "分支或汇合", "inclusiveGateway": "判断",
+         "process": "流程", "intermediateThrowEvent": "通知", "boundaryEvent": "事件"}
 # expectation keys whose values (or mapping keys) are element ids
 _ELEMENT_KEYS = ("open_tasks", "can_act", "cannot_act", "reached", "escalations", "due")
 
@@ -120,7 +122,8 @@ def element_rules(xml: str) -> list[tuple[str, str, list[str]]]:
         owner = doc.getparent()
         cited = rule_ids(doc.text)
         if cited and owner.get("id"):
-            out.append((owner.get("id"), (owner.get("name") or "").strip() or owner.get("id"), cited))
+            name = (owner.get("name") or "").strip() or f"未命名的{_KIND.get(etree.QName(owner).localname, '环节')}"
+            out.append((owner.get("id"), name, cited))
     return out
 
 

@@ -20,6 +20,7 @@ from runner.calendar import TZ
 from runner.engine import DiagramError
 from runner.errors import Conflict, Invalid, NotFound
 from runner.models import AuditEntry, ProcessDefinition
+from runner.queries.rows import people_names
 from runner.runtime import Runtime, checksum, covers, new_definition, scenario_texts
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -45,6 +46,8 @@ class VersionRow:
     created_at: datetime | None = None
     comment: str = ""
     scenario_count: int = 0
+    author_name: str = ""  # display names, for pages (a username is an internal name)
+    approver_name: str = ""
 
 
 @dataclass
@@ -73,13 +76,16 @@ def list_versions(rt: Runtime, now: datetime, key: str | None = None) -> list[Pr
         if key:
             q = q.where(ProcessDefinition.process_key == key)
         rows = list(s.scalars(q))
+        names = people_names(s, {r.author for r in rows} | {r.approved_by for r in rows if r.approved_by})
+    names["system"] = "系统初始化"
     out: dict[str, Procedure] = {}
     for r in rows:
         proc = out.setdefault(r.process_key, Procedure(r.process_key, r.name))
         proc.name = r.name
         proc.versions.append(VersionRow(r.process_key, r.name, r.version, r.status, r.effective_from,
                                         r.effective_to, r.basis_number, r.basis_title, r.approved_by,
-                                        r.approved_at, r.author, r.created_at, r.comment, len(r.scenarios or {})))
+                                        r.approved_at, r.author, r.created_at, r.comment, len(r.scenarios or {}),
+                                        names.get(r.author, r.author), names.get(r.approved_by or "", "")))
         if r.status == "active" and covers(r, day):
             proc.in_force = r.version
         if r.status == "active" and r.effective_from and r.effective_from > day:
@@ -130,11 +136,28 @@ def with_properties(xml: str, values: dict[str, str]) -> str:
 
 
 def _check_window(start: str | None, end: str | None) -> None:
-    for value in (start, end):
-        if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise Invalid(f"日期格式应为 YYYY-MM-DD：{value}")
-    if start and end and end < start:
-        raise Invalid(f"施行期间有误：止于 {end} 早于起始 {start}")
+    errors = {}
+    for name, value in (("start", start), ("end", end)):
+        if value and not _is_date(value):
+            errors[name] = f"日期格式应为 YYYY-MM-DD：{value[:20]}"
+    if not start:
+        errors.setdefault("start", "须写明施行起始日")
+    if not errors and start and end and end < start:
+        errors["end"] = f"施行期间有误：止于 {end} 早于起始 {start}"
+    if errors:
+        raise Invalid("施行期间有误：" + "；".join(errors.values()), errors)
+
+
+def _is_date(value: str) -> bool:
+    from datetime import date
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _audit(s, now, actor, action, row: ProcessDefinition, detail: str, reason: str = "") -> None:
@@ -176,12 +199,29 @@ def procedure_scenarios(s, key: str) -> dict[str, str]:
 
 
 def create_successor(rt: Runtime, key: str, start: str, end: str | None, basis_number: str, basis_title: str,
-                     comment: str, author: str, now: datetime) -> ProcessDefinition:
+                     comment: str, author: str, now: datetime, user=None) -> ProcessDefinition:
     """A draft copied from the version in force (or else the newest), with a new window and basis written
-    into its diagram."""
-    _check_window(start, end)
-    if not basis_number.strip() or not basis_title.strip():
-        raise Invalid("须写明新版本依据的政策文件文号和标题")
+    into its diagram. USER, when given (the web), must be legal staff or an administrator."""
+    if user is not None:
+        _require_editor(rt, user, "建立后续版本", now)
+    basis_number, basis_title = (basis_number or "").strip(), (basis_title or "").strip()
+    errors = {}
+    try:
+        _check_window(start, end)
+    except Invalid as exc:
+        errors.update(exc.field_errors)
+    if not basis_number:
+        errors["basis_number"] = "须写明新版本依据的政策文件文号"
+    elif len(basis_number) > 128:
+        errors["basis_number"] = "文号过长（不超过 128 个字符）"
+    if not basis_title:
+        errors["basis_title"] = "须写明新版本依据的政策文件标题"
+    elif len(basis_title) > 255:
+        errors["basis_title"] = "标题过长（不超过 255 个字符）"
+    if errors:
+        message = "须写明新版本依据的政策文件文号和标题" if set(errors) <= {"basis_number", "basis_title"} \
+            else "新版本的施行期间或依据有误"
+        raise Invalid(message + "：" + "；".join(errors.values()), errors)
     with rt.session() as s, s.begin():
         base = s.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key,
                                                          ProcessDefinition.status == "active")
@@ -305,6 +345,10 @@ def activate(rt: Runtime, key: str, version: int, by: str, reason: str, now: dat
     if row.status != "draft":
         raise Conflict(f"第 {version} 版当前状态为「{STATUS_WORDS.get(row.status, row.status)}」，只有草稿可以启用")
     _refuse_overlap(rt, row)
+    problems = version_problems(rt, row)
+    if problems:  # validation is enforced: a diagram that fails `liandong validate` never goes in force
+        raise Invalid(f"「{row.name}」第 {version} 版未通过流程图检查，不能启用：\n"
+                      + "\n".join(f"  {p}" for p in problems))
     if not row.scenarios:
         raise Invalid(f"「{row.name}」第 {version} 版没有任何场景，无法检验，不能启用")
     gate = run_gate(row)
@@ -462,3 +506,21 @@ def export_in_force(rt: Runtime, target: Path, now: datetime) -> list[str]:
                 (target / "scenarios" / f"{name}.yaml").write_text(text, encoding="utf-8")
         written.append(f"{key}.bpmn（第 {r.version} 版，{window_text(r)}）")
     return written
+
+
+# -- checking a stored version -------------------------------------------------------------------
+def version_problems(rt: Runtime, row: ProcessDefinition) -> list:
+    """Every problem `liandong validate` finds in ROW's own XML and forms (written beside it for the check)."""
+    import tempfile
+
+    from runner.rules import load_rules
+    from runner.validate import validate_bytes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        forms_dir = Path(tmp) / "forms"
+        forms_dir.mkdir()
+        for name, schema in (row.forms or {}).items():
+            if "/" not in name and "\\" not in name and not name.startswith("."):
+                (forms_dir / name).write_text(json.dumps(schema, ensure_ascii=False), encoding="utf-8")
+        return validate_bytes(row.bpmn_xml.encode("utf-8"), f"第 {row.version} 版", rt.engine,
+                              load_rules(rt.settings.rules_file), forms_dir=forms_dir)
