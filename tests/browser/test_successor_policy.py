@@ -45,6 +45,7 @@ def test_successor_policy_lets_matters_start_again(rt, live_server, signed_in, c
     expect(legal.get_by_text("已建立第 2 版草稿")).to_be_visible()
     expect(legal.locator("#canvas[data-ready='1']")).to_be_visible()  # the draft in the viewer
     expect(legal.locator(".procedure-text")).to_contain_text("自通报日期起 3 个工作日内")
+    legal.screenshot(path=str(SCREENSHOTS / "legal-read.png"), full_page=True)
     legal.get_by_role("link", name="检验并启用").first.click()
     legal.get_by_role("button", name="运行检验并启用").click()  # no reason: refused beside the field
     expect(legal.locator("#reason-error")).to_contain_text("须写明启用理由")
@@ -65,4 +66,22 @@ def test_successor_policy_lets_matters_start_again(rt, live_server, signed_in, c
     officer.get_by_label("案件名称").fill("某诊所涉嫌非法行医案")
     officer.get_by_role("button", name="发起").click()
     expect(officer.get_by_role("heading", name="登记移送案件", level=1)).to_be_visible()
+    assert console_errors == []
+
+
+def test_every_reference_diagram_uploads_and_shows_in_the_viewer(rt, live_server, signed_in, clock, console_errors):
+    """Each of the 21 public reference diagrams is drawn by bpmn-js beside its Chinese report; nothing stored."""
+    clock.set(NEW_DAY)
+    legal = signed_in("justice.legal")
+    shown = []
+    for path in sorted((ROOT / "tests" / "fixtures" / "bpmn-reference").glob("*.bpmn")):
+        legal.goto(live_server + "/legal/import")
+        legal.get_by_label("流程图文件").set_input_files(str(path))
+        legal.get_by_role("button", name="上传").click()
+        expect(legal.locator(".import-report")).to_contain_text("无法在此运行的原因")
+        expect(legal.locator("#canvas[data-ready='1']")).to_be_visible()
+        if path.stem == "C.4.0":
+            legal.screenshot(path=str(SCREENSHOTS / "legal-import-report.png"), full_page=True)
+        shown.append(path.stem)
+    assert len(shown) == 21
     assert console_errors == []
