@@ -328,3 +328,21 @@ def test_trace_page_lists_carriers_scenarios_and_gaps(browser, today):
     gaps = re.search(r'class="untested">([^<]*)<', html).group(1)
     assert "V1" in gaps and "P5" not in gaps
     assert re.search(r'class="uncarried">([^<]*)<', html).group(1) == "无"
+
+
+def test_a_draft_scenario_is_deleted_and_an_unknown_one_is_404(browser, rt, today):
+    legal = browser(LEGAL)
+    _draft(legal, rt)
+    assert legal.get("/legal/case_transfer/2/scenarios?name=case_transfer__nothing").status_code == 404
+    resp = legal.post("/legal/case_transfer/2/scenarios", {"name": "case_transfer__urgent_onsite", "delete": "1"})
+    assert resp.status_code == 302
+    assert "case_transfer__urgent_onsite" not in _row(rt, 2).scenarios and len(_row(rt, 2).scenarios) == 9
+    before = snapshot(rt)
+    resp = legal.post("/legal/case_transfer/2/scenarios", {"name": "case_transfer__urgent_onsite", "delete": "1"})
+    assert resp.status_code == 404 and snapshot(rt) == before
+
+
+def test_officer_sees_the_activation_page_without_the_form(browser, rt, today):
+    _draft(browser(LEGAL), rt)
+    html = browser(OFFICER).get("/legal/case_transfer/2/activate").get_data(as_text=True)
+    assert "只有法制审核人员或管理员可以启用版本" in html and 'name="reason"' not in html
