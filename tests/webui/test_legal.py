@@ -53,7 +53,9 @@ def _draft(browser, rt):
 def test_library_flags_every_procedure_with_no_version_in_force(browser, today):
     html = browser(LEGAL).get("/legal/").get_data(as_text=True)
     assert html.count("今日无现行版本，不能发起新事项") == 4
-    assert "源政办发〔2021〕19号" in html and "2021-11-20 至 2026-11-19" in html
+    table = html[html.index('data-key="case_transfer"'):html.index('data-key="info_query"')]
+    assert "源政办发〔2021〕19号《沂源县人民政府办公室关于建立行政执法联动机制的意见》" in table  # the seed's basis
+    assert "2021-11-20 至 2026-11-19" in table and "系统初始化" in table
     assert "/legal/case_transfer/successor" in html
 
 
