@@ -130,7 +130,7 @@ class _Run:
         self.doc, self.settings, self.roundtrip, self.echo = doc, settings, roundtrip, echo
         self.override = override or {}
         self.outcome = Outcome(str(doc.get("name", "scenario")))
-        self.rt: Runtime = make_runtime(settings)
+        self.rt: Runtime = make_runtime(settings, create=False)  # prepare_database made the schema
         self.now: datetime | None = None
         self.instances: dict[str, int] = {}
 
@@ -368,7 +368,7 @@ class _Run:
     def check_roundtrip(self, index: int) -> None:
         """Rebuild the runtime and check each stored instance restores and re-serializes unchanged."""
         self.rt.session_factory.kw["bind"].dispose()
-        self.rt = make_runtime(self.settings)
+        self.rt = make_runtime(self.settings, create=False)
         with self.rt.session() as s:
             for inst in s.scalars(select(ProcessInstance)):
                 wf = self.rt.engine.load_state(inst.state_json, spec_for(self.rt, inst.definition),
