@@ -348,3 +348,13 @@ def test_officer_sees_the_activation_page_without_the_form(browser, rt, today):
     _draft(browser(LEGAL), rt)
     html = browser(OFFICER).get("/legal/case_transfer/2/activate").get_data(as_text=True)
     assert "只有法制审核人员或管理员可以启用版本" in html and 'name="reason"' not in html
+
+
+def test_legal_pages_render_in_english(browser, today):
+    legal = browser(LEGAL)
+    legal.post("/lang", {"lang": "en", "next": "/legal/"})
+    for path in ("/legal/", "/legal/case_transfer/1", "/legal/case_transfer/1/scenarios", "/legal/trace",
+                 "/legal/import", "/legal/case_transfer/successor", "/legal/case_transfer/1/activate"):
+        resp = legal.get(path)
+        assert resp.status_code == 200, path
+    assert "Version library" in legal.get("/legal/").get_data(as_text=True)
