@@ -235,6 +235,16 @@ def _deadlines(process, describe: _Describer) -> dict[str, str]:
     return out
 
 
+def _unit_of(el, expression: str, describe: _Describer) -> str:
+    """The unit a task goes to; a task done once per item of a list goes to each unit of that list."""
+    loop = el.find(f"{BP}multiInstanceLoopCharacteristics")
+    item = loop.find(f"{BP}inputDataItem") if loop is not None else None
+    if item is not None and (item.get("name") or item.get("id")) == expression.strip():
+        collection = (loop.findtext(f"{BP}loopDataInputRef") or "").strip()
+        return f"每个{describe.titles.get(collection, '相关单位')}"
+    return describe.unit(expression)
+
+
 def _step(el, tag, number, describe, deadlines, rules, originals) -> Step:
     doc = (el.findtext(f"{BP}documentation") or "").strip()
     name = (el.get("name") or "").strip() or KIND.get(tag, "环节")
@@ -243,7 +253,7 @@ def _step(el, tag, number, describe, deadlines, rules, originals) -> Step:
     props = _props(el)
     if tag == "userTask":
         role = ROLES.get(props.get("role", ""), "指定角色")
-        step.who = f"{describe.unit(props.get('unit', ''))}的{role}"
+        step.who = f"{_unit_of(el, props.get('unit', ''), describe)}的{role}"
         if props.get("taskKind") == "supervision":
             step.kind = "督办"
     if tag == "startEvent" and props.get("starterRoles"):

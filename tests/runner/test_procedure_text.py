@@ -71,3 +71,9 @@ def test_trace_reads_the_versions_own_scenarios(rt):
         row.scenarios = {}
     report = trace(rt, NEW_DAY)
     assert "F2" in report.untested and "P4a" in report.untested and "P5" not in report.untested
+
+
+def test_a_task_done_once_per_unit_of_a_list_names_that_list(rt):
+    steps = _steps(_text(rt, "joint_enforcement"))
+    assert steps["参与部门提出意见"][1].who == "每个参与配合部门的执法人员"
+    assert steps["落实分工并报告"][1].deadline == "执法时限当日 24:00 前"
