@@ -86,7 +86,10 @@ class TraceReport:
             carried = "；".join(f"{c.procedure}第{c.version}版「{c.element_name}」({c.element_id})"
                                 for c in r.carriers)
             lines.append("  环节：" + (carried or "（无）"))
-            tested = "；".join(f"{e.scenario}{'' if e.named else '（经由环节）'}" for e in r.scenarios)
+            named = [e.scenario for e in r.scenarios if e.named]
+            through = [e for e in r.scenarios if not e.named]
+            tested = "、".join(named) + (f"{'；' if named else ''}另有 {len(through)} 个场景经由承载它的环节"
+                                         if through else "")
             lines.append("  场景：" + (tested or "（无）"))
         lines.append("缺口：")
         lines.append("  没有环节承载的规则：" + ("、".join(self.uncarried) or "无"))
