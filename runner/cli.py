@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     _versions_parser(sub)
     _diff_parser(sub)
     _calendar_parser(sub)
+    _trace_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -143,6 +144,34 @@ def cmd_diff(args) -> int:
     finally:
         rt.session_factory.kw["bind"].dispose()
     return 0
+def _trace_parser(sub) -> None:
+    p = sub.add_parser("trace", help="规则追溯：每条规则由现行版本的哪些环节承载、由哪些场景检验，列出缺口")
+    p.add_argument("--date", help="按哪一天的现行版本（YYYY-MM-DD，默认今天）")
+
+
+def cmd_trace(args) -> int:
+    """Print the traceability report; exit 1 when a rule is carried by nothing or tested by nothing."""
+    from datetime import UTC, datetime
+
+    from runner.calendar import TZ
+    from runner.runtime import make_runtime
+    from runner.trace import trace
+
+    if args.date:
+        try:
+            now = datetime.combine(date.fromisoformat(args.date), datetime.min.time(), TZ).replace(hour=12)
+        except ValueError:
+            print(f"日期格式应为 YYYY-MM-DD：{args.date}", file=sys.stderr)
+            return 2
+    else:
+        now = datetime.now(UTC)
+    rt = make_runtime(settings_from_env())
+    try:
+        report = trace(rt, now)
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+    print(report.text())
+    return 1 if report.uncarried or report.untested else 0
 
 
 def cmd_init_db(args) -> int:
@@ -395,7 +424,7 @@ def _show_year(rt, year: int) -> tuple[str, bool]:
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
-            "calendar": cmd_calendar}
+            "calendar": cmd_calendar, "trace": cmd_trace}
 
 COMMANDS["diff"] = cmd_diff
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -108,9 +110,15 @@ def seed_units(session: Session) -> None:
             session.add(Unit(code=code, name=name, kind=kind, member=member))
 
 
+@functools.cache
+def _demo_hash() -> str:
+    # one Argon2 hash (about a second) per process: the activation gate seeds a fresh database per scenario
+    return hash_password(DEMO_PASSWORD)
+
+
 def seed_demo_users(session: Session) -> None:
     existing = set(session.scalars(select(User.username)))
-    hashed = hash_password(DEMO_PASSWORD)
+    hashed = _demo_hash()
     for username, _pw, unit, role, fields in demo_accounts():
         if username not in existing:
             unit_name = dict((c, n) for c, n, _k, _m in UNITS)[unit]

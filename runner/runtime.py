@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from runner.calendar import TZ, WorkingCalendar
-from runner.config import Settings
+from runner.config import ROOT, Settings
 from runner.db import create_schema, make_engine, make_session_factory
 from runner.engine import DiagramError, Engine, ProcessBundle
 from runner.holidays import attach as attach_holidays
@@ -25,6 +25,7 @@ from runner.rules import load_originals, load_restatements, load_rules
 
 log = logging.getLogger(__name__)
 
+SCENARIO_DIR = ROOT / "tests" / "scenarios"  # the seed of each procedure's scenarios, as bpmn/ is of its diagram
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 _LAYOUT_NAMESPACES = (BPMNDI, "http://www.omg.org/spec/DD/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC")
 
@@ -147,6 +148,12 @@ def new_definition(rt: Runtime, bundle: ProcessBundle, version: int, status: str
         approved_by=author if status == "active" else None, approved_at=now if status == "active" else None)
 
 
+def scenario_texts(process_key: str, directory: Path = SCENARIO_DIR) -> dict[str, str]:
+    """The scenario files of PROCESS_KEY (<key>__*.yaml in DIRECTORY): name -> YAML text, to seed a version."""
+    return {path.stem: path.read_text(encoding="utf-8")
+            for path in sorted(Path(directory).glob(f"{process_key}__*.yaml"))}
+
+
 def deploy_definitions(rt: Runtime, now: datetime) -> list[ProcessDefinition]:
     """Seed version 1 of each diagram file whose procedure has no version yet; return what was added.
 
@@ -162,6 +169,7 @@ def deploy_definitions(rt: Runtime, now: datetime) -> list[ProcessDefinition]:
                              bundle.path.name if bundle.path else key)
                 continue
             row = new_definition(rt, bundle, 1, "active", now, author="system", comment="由 bpmn/ 目录中的流程图初始化")
+            row.scenarios = scenario_texts(key)  # the scenarios travel with the version from here on
             s.add(row)
             added.append(row)
     return added

@@ -124,7 +124,8 @@ def blocked_message(rt, now: datetime) -> list[str]:
     if not blocked:
         return []
     return [f"注意：今日没有现行版本、不能发起新事项的流程：{'、'.join(blocked)}。",
-            "  请法制审核人员建立并启用依据新政策的版本，例如：",
+            "  请法制审核人员在网页“流程版本库”（/legal/，账号 justice.legal）建立并启用依据新政策的版本；",
+            "  或在控制台办理，例如：",
             "  liandong versions successor case_transfer --from 2026-11-20 --to 2031-11-19 "
             "--basis-number 文号 --basis-title 标题 --by justice.legal",
             "  liandong versions activate case_transfer 2 --by justice.legal --reason 新政策施行",

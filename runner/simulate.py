@@ -48,6 +48,8 @@ from runner.org import seed_demo_users, seed_units
 from runner.runtime import Runtime, checksum, deploy_definitions, make_runtime, new_definition, spec_for
 from runner.services import can_act, complete_task, fire_due_timers, start_process
 
+STEP_KEYS = {"at", "start", "complete", "advance", "expect", "as", "data", "instance", "unit", "expect_error", "note"}
+
 
 class ScenarioError(Exception):
     """The scenario file itself is wrong (not an expectation that failed)."""
@@ -63,11 +65,30 @@ class Outcome:
 
 def load_scenario(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: 无法读取场景：{exc}") from exc
+    return parse_scenario(text, str(path))
+
+
+def parse_scenario(text: str, name: str = "场景") -> dict:
+    """The scenario in TEXT (YAML), its structure checked; ScenarioError with a Chinese message and line."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark is not None else "某处"
+        raise ScenarioError(f"{name}: YAML 格式错误，位于{where}（检查缩进、冒号和引号）") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
-        raise ScenarioError(f"{path}: 场景须包含 steps 列表")
+        raise ScenarioError(f"{name}: 场景须包含 steps 列表")
+    if not any(isinstance(st, dict) and "at" in st for st in doc["steps"]):
+        raise ScenarioError(f"{name}: 场景须先用 at: 设定时钟")
+    for index, step in enumerate(doc["steps"], 1):
+        if not isinstance(step, dict):
+            raise ScenarioError(f"{name}: 第 {index} 步不是一个映射（应写成「键: 值」）")
+        unknown = set(step) - STEP_KEYS
+        if unknown:
+            raise ScenarioError(f"{name}: 第 {index} 步有未知的键：{', '.join(sorted(map(str, unknown)))}")
     return doc
 
 
@@ -79,15 +100,15 @@ def prepare_database(settings: Settings, fresh: bool = True) -> None:
     engine.dispose()
 
 
-def run_scenario(path: Path, settings: Settings | None = None, roundtrip: bool = False,
+def run_scenario(path: Path | None, settings: Settings | None = None, roundtrip: bool = False,
                  echo: Callable[[str], None] | None = None,
-                 override: dict[str, tuple[str, dict]] | None = None) -> Outcome:
-    """Run one scenario on a fresh database; ROUNDTRIP re-creates the runtime and checks every
-    instance survives a save/restore after each step.
+                 override: dict[str, tuple[str, dict]] | None = None, doc: dict | None = None) -> Outcome:
+    """Run one scenario (the file at PATH, or DOC already parsed) on a fresh database; ROUNDTRIP re-creates
+    the runtime and checks every instance survives a save/restore after each step.
 
     OVERRIDE: process key -> (XML, forms) of a draft to run instead of the seeded version, with its
     window check relaxed (the activation gate tests behaviour; scenarios keep their own dates)."""
-    doc = load_scenario(path)
+    doc = doc if doc is not None else load_scenario(path)
     tmp = None
     if settings is None:
         tmp = tempfile.TemporaryDirectory()
@@ -109,7 +130,7 @@ class _Run:
         self.doc, self.settings, self.roundtrip, self.echo = doc, settings, roundtrip, echo
         self.override = override or {}
         self.outcome = Outcome(str(doc.get("name", "scenario")))
-        self.rt: Runtime = make_runtime(settings)
+        self.rt: Runtime = make_runtime(settings, create=False)  # prepare_database made the schema
         self.now: datetime | None = None
         self.instances: dict[str, int] = {}
 
@@ -170,9 +191,7 @@ class _Run:
             self.do_advance(index, step["advance"])
         if "expect" in step:
             self.do_expect(index, step["expect"])
-        known = {"at", "start", "complete", "advance", "expect", "as", "data", "instance", "unit",
-                 "expect_error", "note"}
-        unknown = set(step) - known
+        unknown = set(step) - STEP_KEYS
         if unknown:
             raise ScenarioError(f"第 {index} 步有未知的键：{', '.join(sorted(unknown))}")
 
@@ -349,7 +368,7 @@ class _Run:
     def check_roundtrip(self, index: int) -> None:
         """Rebuild the runtime and check each stored instance restores and re-serializes unchanged."""
         self.rt.session_factory.kw["bind"].dispose()
-        self.rt = make_runtime(self.settings)
+        self.rt = make_runtime(self.settings, create=False)
         with self.rt.session() as s:
             for inst in s.scalars(select(ProcessInstance)):
                 wf = self.rt.engine.load_state(inst.state_json, spec_for(self.rt, inst.definition),

@@ -94,3 +94,19 @@ def test_validate_report_lists_blockers_for_a_foreign_diagram():
     out = liandong("validate", "--report", str(ROOT / "tests" / "fixtures" / "bpmn-reference" / "A.4.1.bpmn"))
     assert out.returncode == 1
     assert "无法在此运行的原因" in out.stdout and "消息流" in out.stdout and "不符合本系统规范之处" in out.stdout
+
+
+def test_trace_prints_every_rule_with_its_elements_scenarios_and_the_gaps(tmp_path):
+    import os
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'trace.db'}", "LIANDONG_INSTANCE_DIR": str(tmp_path)}
+    assert liandong("init-db", env=env).returncode == 0
+    out = liandong("trace", "--date", "2026-12-02", env=env)
+    assert out.returncode == 1  # gaps found
+    lines = out.stdout.splitlines()
+    assert lines[0] == "规则追溯（2026-12-02）" and "今日无现行版本" in lines[1]
+    p5 = lines.index(next(line for line in lines if line.startswith("P5 ")))
+    assert "「发出移送函并移送材料」(send_letter)" in lines[p5 + 1]
+    assert lines[p5 + 2] == "  场景：case_transfer__receiver_notified；另有 9 个场景经由承载它的环节"
+    assert "没有场景检验的规则：F2、V1" in out.stdout and "没有环节承载的规则：无" in out.stdout
+    assert liandong("trace", "--date", "2026-13-01", env=env).returncode == 2
