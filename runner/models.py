@@ -144,6 +144,8 @@ class HumanTask(Base):
     # a supervision task: what the late unit failed to do in time, and by when (recorded when it opens)
     late_task_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     late_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # ... and how many 督办 the late unit has had on this matter, this one included (runner/notices.py)
+    late_repeat: Mapped[int | None] = mapped_column(Integer, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

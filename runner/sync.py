@@ -14,6 +14,7 @@ from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
 from runner.names import element_names
+from runner.notices import record_notices
 from runner.org import FIELDS, ROLES
 from runner.runtime import Runtime
 
@@ -45,6 +46,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         inst.end_events = ends
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
                          detail="流程结束：" + "、".join(_names_of(inst, ends))))
+    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
     return opened
 
 
