@@ -20,6 +20,7 @@ from runner.access import (
     may_reassign_to,
     may_start,
     oversees,
+    record_denial,  # noqa: F401  (re-exported: callers and tests import it from here)
 )
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
