@@ -301,6 +301,7 @@ def cmd_worker(args) -> int:
     from datetime import datetime, timedelta
 
     from runner.calendar import TZ
+    from runner.notices import record_deadline_events
     from runner.runtime import make_runtime
     from runner.scheduler import wall_clock
     from runner.worker import drain, run_forever, worker_name
@@ -321,6 +322,7 @@ def cmd_worker(args) -> int:
     try:
         if args.once:
             done = drain(rt, clock(), name, args.batch, lease)
+            record_deadline_events(rt, clock())
             print(f"认领 {done.claimed} 个定时器，推进 {done.advanced} 个案件，"
                   f"失败 {done.failed} 次，暂停 {done.parked} 个", flush=True)
             return 0

@@ -207,3 +207,53 @@ def mark_read(rt, username: str, notice_id: int, now: datetime) -> Notice:
         s.flush()
         s.expunge(row)
         return row
+
+
+# -- what the worker records as time passes -----------------------------------------------------------
+def record_deadline_events(rt, now: datetime) -> int:
+    """Audit each reminder and each referral proposal the first time it arises (the markers themselves are
+    computed when read, runner/queries/deadlines.py), and tell the supervision office of each proposal.
+    Return how many were recorded. One transaction; run by the worker every round."""
+    from datetime import timedelta
+
+    from runner.queries.deadlines import referral, reminder_due
+    from runner.queries.workdays import days_late, days_left
+
+    recorded = 0
+    with rt.session() as s, s.begin():
+        units = dict(s.execute(select(Unit.code, Unit.name)).all())
+        soon = list(s.scalars(select(HumanTask).where(
+            HumanTask.status == "open", HumanTask.kind != "supervision", HumanTask.due_at > now,
+            HumanTask.due_at <= now + timedelta(days=31))))
+        late = list(s.scalars(select(HumanTask).where(
+            HumanTask.status == "open", HumanTask.kind == "supervision", HumanTask.late_due_at.is_not(None),
+            HumanTask.late_due_at < now)))
+        done = set(s.execute(select(AuditEntry.action, AuditEntry.task_id).where(
+            AuditEntry.action.in_(("reminder", "referral_proposed")),
+            AuditEntry.task_id.in_([r.id for r in soon + late] or [""]))).all())
+        for row in soon:
+            if ("reminder", row.id) in done or not reminder_due(rt, row.process_key, row.kind, row.status,
+                                                                 row.due_at, now):
+                continue
+            s.add(AuditEntry(at=now, actor=SYSTEM, action="reminder", instance_id=row.instance_id, task_id=row.id,
+                             element_id=row.element_id,
+                             detail=f"期限提醒：{units.get(row.unit_code, '未登记的单位')}「{row.name}」期限 "
+                                    f"{format_local(row.due_at)}，还剩 {days_left(rt, now, row.due_at)} 个工作日"))
+            recorded += 1
+        for row in late:
+            ref = referral(rt, row.process_key, row.kind, row.status, row.late_repeat,
+                           days_late(rt, now, row.late_due_at))
+            if ref is None or ("referral_proposed", row.id) in done:
+                continue
+            why = "；".join(([f"第 {ref.repeat} 次逾期被督办"] if ref.repeat else [])
+                           + ([f"逾期已达 {ref.late_days} 个工作日"] if ref.late_days is not None else []))
+            text = (f"建议将{units.get(row.late_unit, '未登记的单位')}移送纪检监察机关追责（{why}）："
+                    f"「{row.late_task_name or row.name}」，{row.title or row.business_key}（{row.business_key}）")
+            s.add(AuditEntry(at=now, actor=SYSTEM, action="referral_proposed", instance_id=row.instance_id,
+                             task_id=row.id, element_id=row.element_id, detail=text))
+            if s.scalar(select(Notice.id).where(Notice.instance_id == row.instance_id,
+                                                Notice.source == f"referral:{row.id}")) is None:
+                s.add(Notice(instance_id=row.instance_id, unit_code=row.unit_code, source=f"referral:{row.id}",
+                             element_id=row.element_id, kind="referral", text=text, created_at=now))
+            recorded += 1
+    return recorded

@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from runner import services
 from runner.errors import Conflict, DomainError, NotFound
 from runner.models import AuditEntry, Timer
+from runner.notices import record_deadline_events
 from runner.runtime import Runtime
 from runner.sync import SYSTEM
 
@@ -132,6 +133,7 @@ def run_forever(rt: Runtime, clock: Callable[[], datetime], interval: float, sto
     worker = worker or worker_name()
     while not stop.is_set():
         try:
+            record_deadline_events(rt, clock())
             busy = True
             while busy and not stop.is_set():  # a full batch: there may be more, go on at once
                 one = run_round(rt, clock(), worker, batch, lease, stop.is_set)

@@ -112,7 +112,8 @@ def test_administrators_see_parked_timers_and_put_them_back(rt, browser, clock):
     iid = start_transfer(rt, MON, upto="letter")
     with rt.session() as s, s.begin():
         timer = s.scalars(select(Timer).where(Timer.instance_id == iid, Timer.element_id == "letter_overdue")).one()
-        timer.parked, timer.attempts, timer.last_error = True, 5, "流程图中的期限或办理单位设置未能计算，请联系系统管理员"
+        timer.parked, timer.attempts = True, 5
+        timer.last_error = "流程图中的期限或办理单位设置未能计算，请联系系统管理员"
         timer_id = timer.id
     assert browser(SENDER).get("/admin/timers").status_code == 403
     admin = browser("admin")
