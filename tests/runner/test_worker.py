@@ -201,9 +201,10 @@ def test_worker_processes_racing_over_a_thousand_timers_fire_each_once(mini_rt, 
 def test_a_worker_killed_mid_batch_leaves_whole_cases_and_another_takes_its_rows_up(mini_rt, database_url):
     n = 300
     _prepare(mini_rt, n)
-    victim = _worker(database_url, LATE, "victim", batch=50)
+    # One batch holding every row: whenever it is killed, it holds the rows it has not fired yet.
+    victim = _worker(database_url, LATE, "victim", batch=n)
     deadline = time.monotonic() + 120
-    while len(_fired_audits(mini_rt)) < 20:  # kill it once it is well into its first batches
+    while len(_fired_audits(mini_rt)) < 20:  # kill it once it is well into its batch
         assert victim.poll() is None, victim.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
