@@ -332,6 +332,8 @@ def cmd_worker(args) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):  # finish the case in hand, then leave
             signal.signal(sig, lambda *_a: stop.set())
         interval = args.interval if args.interval is not None else settings.timer_interval_seconds
+        if settings.database_url.startswith("sqlite"):
+            print("注意：SQLite 数据库只应运行一个定时器处理进程；需要多个时请使用 PostgreSQL", flush=True)
         print(f"定时器处理进程 {name} 已启动，每 {interval:g} 秒检查一次到期的定时器", flush=True)
         run_forever(rt, clock, interval, stop, name, args.batch, lease)
         return 0
