@@ -25,7 +25,10 @@ webui/static/vendor/.installed: $(wildcard webui/static/src/compare/*)
 db: venv
 	$(BIN)/liandong init-db --demo
 
+# The web server and one timer worker beside it; Ctrl-C (or the server ending) stops both.
 run: venv vendor db
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/liandong worker & worker=$$!; \
 	$(BIN)/liandong run --host 127.0.0.1 --port 5000
 
 lint: venv

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("init-db", help="建库、载入组织机构、部署流程图")
     p.add_argument("--demo", action="store_true", help="同时生成演示账号和演示案件")
-    p = sub.add_parser("run", help="启动网页服务和定时器")
+    p = sub.add_parser("run", help="启动网页服务（定时器由 liandong worker 处理）")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p = sub.add_parser("users", help="列出账号")
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     _diff_parser(sub)
     _calendar_parser(sub)
     _trace_parser(sub)
+    _worker_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -422,9 +423,66 @@ def _show_year(rt, year: int) -> tuple[str, bool]:
     return "\n".join(lines), True
 
 
+def _worker_parser(sub) -> None:
+    p = sub.add_parser("worker", help="定时器处理进程：认领并触发到期的定时器（PostgreSQL 上可同时运行多个）")
+    p.add_argument("--interval", type=float, default=None, help="两轮之间等待的秒数（默认取 LIANDONG_TIMER_INTERVAL）")
+    p.add_argument("--batch", type=int, default=100, help="每轮认领的定时器数")
+    p.add_argument("--lease", type=float, default=120, help="认领的有效秒数；进程中断后，过期的认领由其他进程接手")
+    p.add_argument("--now", help="固定的当前时间（ISO 8601，测试和演练用）；不写则用系统时钟")
+    p.add_argument("--once", action="store_true", help="处理完当前到期的定时器后退出")
+    p.add_argument("--name", help="进程名称（默认 主机名:进程号）")
+
+
+def cmd_worker(args) -> int:
+    import logging
+    import signal
+    import threading
+    import time
+    from datetime import datetime, timedelta
+
+    from runner.calendar import TZ
+    from runner.notices import record_deadline_events
+    from runner.runtime import make_runtime
+    from runner.scheduler import wall_clock
+    from runner.worker import drain, run_forever, worker_name
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # the engine's per-task chatter
+    settings = settings_from_env()
+    if args.now:
+        try:
+            fixed = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"时间格式应为 ISO 8601：{args.now}", file=sys.stderr)
+            return 2
+        fixed = fixed if fixed.tzinfo else fixed.replace(tzinfo=TZ)
+    rt = make_runtime(settings, create=False)  # the schema is init-db's; workers starting together never race on it
+    name, lease = args.name or worker_name(), timedelta(seconds=args.lease)
+    clock = (lambda: fixed) if args.now else wall_clock
+    try:
+        if args.once:
+            started = time.monotonic()  # only to report the rate; what fires is decided by clock()
+            done = drain(rt, clock(), name, args.batch, lease)
+            record_deadline_events(rt, clock())
+            print(f"认领 {done.claimed} 个定时器，推进 {done.advanced} 个案件，"
+                  f"失败 {done.failed} 次，暂停 {done.parked} 个，用时 {time.monotonic() - started:.1f} 秒", flush=True)
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # finish the case in hand, then leave
+            signal.signal(sig, lambda *_a: stop.set())
+        interval = args.interval if args.interval is not None else settings.timer_interval_seconds
+        if settings.database_url.startswith("sqlite"):
+            print("注意：SQLite 数据库只应运行一个定时器处理进程；需要多个时请使用 PostgreSQL", flush=True)
+        print(f"定时器处理进程 {name} 已启动，每 {interval:g} 秒检查一次到期的定时器", flush=True)
+        run_forever(rt, clock, interval, stop, name, args.batch, lease)
+        return 0
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+
+
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
-            "calendar": cmd_calendar, "trace": cmd_trace}
+            "calendar": cmd_calendar, "trace": cmd_trace, "worker": cmd_worker}
 
 COMMANDS["diff"] = cmd_diff
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -146,6 +146,8 @@ class HumanTask(Base):
     # a supervision task: what the late unit failed to do in time, and by when (recorded when it opens)
     late_task_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     late_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # ... and how many 督办 the late unit has had on this matter, this one included (runner/notices.py)
+    late_repeat: Mapped[int | None] = mapped_column(Integer, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -161,7 +163,15 @@ class Timer(Base):
     element_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | fired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | fired | done (cancelled)
+    # Worker bookkeeping (runner/worker.py): who holds the row and until when (a lease; an expired one is taken
+    # up again), failures so far with the last error, when to try again, and whether it is parked for an admin.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    parked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
 
 class AuditEntry(Base):
@@ -269,3 +279,22 @@ class DeadlineBasis(Base):
     working_days: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+class Notice(Base):
+    """An outcome told to a unit (runner/notices.py): not a task, nothing to do but read it.
+
+    Written in the same transaction as the step it tells of; (instance_id, source) is unique, so a step that
+    is run again (a retried timer, a replayed sync) never tells twice."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("instance_id", "source"),
+                      Index("ix_notices_unit", "unit_code", "read_at", "created_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(64))  # the unit told
+    source: Mapped[str] = mapped_column(String(80))  # what told it: "end:<element>", "task:<id>", "supervision:<id>"
+    element_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="outcome")  # outcome | supervision
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

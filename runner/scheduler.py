@@ -1,16 +1,13 @@
-"""The thin loop that calls fire_due_timers(now) every few seconds."""
+"""The wall clock, and the in-process timer thread kept for embedding (the web server no longer starts it:
+`liandong worker` fires timers as a process of its own, see runner/worker.py)."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from runner.runtime import Runtime
-from runner.services import fire_due_timers
-
-log = logging.getLogger(__name__)
 
 
 def wall_clock() -> datetime:
@@ -19,17 +16,10 @@ def wall_clock() -> datetime:
 
 def start_timer_thread(rt: Runtime, interval: float, clock: Callable[[], datetime] = wall_clock
                        ) -> threading.Event:
-    """Fire due timers every INTERVAL seconds in a daemon thread; set the returned event to stop it."""
+    """Run the worker loop every INTERVAL seconds in a daemon thread; set the returned event to stop it."""
+    from runner.worker import run_forever
+
     stop = threading.Event()
-
-    def loop():
-        while not stop.wait(interval):
-            try:
-                fired = fire_due_timers(rt, clock())
-                if fired:
-                    log.info("fired timers of %d instance(s)", fired)
-            except Exception:  # noqa: BLE001 - the loop must survive one bad round
-                log.exception("timer round failed")
-
-    threading.Thread(target=loop, name="liandong-timers", daemon=True).start()
+    threading.Thread(target=run_forever, args=(rt, clock, interval, stop), name="liandong-timers",
+                     daemon=True).start()
     return stop

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -20,11 +20,11 @@ from runner.access import (
     may_reassign_to,
     may_start,
     oversees,
-    record_denial,
+    record_denial,  # noqa: F401  (re-exported: callers and tests import it from here)
 )
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
-from runner.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from runner.errors import Conflict, Forbidden, Invalid, NotFound
 from runner.forms import check_unit_roles, validate_form
 from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
 from runner.runtime import Runtime, active_definition, spec_for
@@ -336,24 +336,14 @@ def _open_task_for(rt, s, username, task_id, now, action):
 
 # -- timers ------------------------------------------------------------------------------------
 def fire_due_timers(rt: Runtime, now: datetime) -> int:
-    """Advance every instance with a timer due at NOW; one transaction per instance. Return how many.
+    """Fire every timer due at NOW, one transaction per case; return how many cases moved on.
 
-    A failure on one instance is audited and does not stop the round: the timer stays waiting for the next."""
-    with rt.session() as s:
-        ids = list(s.scalars(select(Timer.instance_id).where(Timer.status == "waiting", Timer.due_at < now)
-                             .distinct().order_by(Timer.instance_id)))
-    advanced = 0
-    for instance_id in ids:
-        try:
-            if _guard(lambda iid=instance_id: _fire(rt, iid, now)):
-                advanced += 1
-        except DomainError as exc:
-            record_denial(rt, SYSTEM, "timer", f"实例 {instance_id} 的定时器处理失败：{exc.message}", now,
-                          instance_id)
-        except SQLAlchemyError:
-            # Not this round; the timer stays waiting, and the other cases' timers still fire.
-            log.exception("timer of instance %s failed", instance_id)
-    return advanced
+    The worker's own rounds (runner/worker.py) in one go: what the simulation, the demo and the tests call. A
+    failure on one case is counted against its timers (retried with backoff, parked after repeated failures)
+    and does not stop the round."""
+    from runner.worker import drain
+
+    return drain(rt, now, batch=None).advanced
 
 
 def _fire(rt, instance_id: int, now: datetime) -> bool:
@@ -371,6 +361,10 @@ def _fire(rt, instance_id: int, now: datetime) -> bool:
             s.add(AuditEntry(at=now, actor=SYSTEM, action="timer", instance_id=instance_id, task_id=t.id,
                              element_id=t.element_id, detail=f"定时器到期：{t.name}"))
         sync_instance(rt, s, inst, wf, now)
+        for t in due:  # sync marked the timers the engine no longer waits on; these ones fired
+            if t.status == "done":
+                t.status = "fired"
+            t.claimed_by = t.claimed_until = None
         return True
 
 

@@ -133,7 +133,6 @@ def blocked_message(rt, now: datetime) -> list[str]:
 
 
 def serve(settings: Settings, host: str, port: int) -> int:
-    from runner.scheduler import start_timer_thread
     from webui import create_app
 
     settings = with_secret_key(settings)
@@ -147,7 +146,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
     rt = app.extensions["liandong"]
     deploy_definitions(rt, datetime.now(UTC))
     ensure_standing_processes(rt, datetime.now(UTC))
-    start_timer_thread(app.extensions["liandong"], settings.timer_interval_seconds)
+    # Timers are fired by `liandong worker`, a process of its own (`make run` starts one beside this server).
     print(startup_message(rt, host, port), flush=True)
     flask_cli.show_server_banner = lambda *args, **kwargs: None  # Flask's own banner is English
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -22,6 +22,10 @@ A scenario::
           status: running
           variables: {decision: accept}
           due: {send_letter: "2026-03-05 24:00"}
+          notices: {market_regulation: [已受理]}   # each notice of the unit on this case, in order (substrings)
+          reminders: [send_letter@market_regulation]  # open tasks inside the reminder window
+          referrals: [supervise_letter@market_regulation]  # 督办 proposing referral (S6), by late unit
+          overdue: {supervise_letter: {unit: market_regulation, task: 发出移送函并移送材料, days_late: 2}}
 
 ``start`` and ``complete`` may name ``instance: <alias>`` (default ``main``), ``unit:`` to choose one
 of several open tasks with the same id, and ``expect_error: <text>`` when the step must be refused.
@@ -43,8 +47,10 @@ from runner.calendar import TZ, format_local
 from runner.config import Settings, settings_from_env
 from runner.db import create_schema, drop_schema, make_engine
 from runner.errors import DomainError
-from runner.models import HumanTask, ProcessDefinition, ProcessInstance, User
+from runner.models import HumanTask, Notice, ProcessDefinition, ProcessInstance, User
 from runner.org import seed_demo_users, seed_units
+from runner.queries.deadlines import referral, reminder_due
+from runner.queries.workdays import days_late
 from runner.runtime import Runtime, checksum, deploy_definitions, make_runtime, new_definition, spec_for
 from runner.services import can_act, complete_task, fire_due_timers, start_process
 
@@ -331,11 +337,49 @@ class _Run:
             got = [format_local(r.due_at) for r in rows if r.element_id == element]
             if str(text) not in got:
                 self.fail(f"第 {index} 步：期望 {element} 期限 {text}，实际 {got}")
+        checks += self.expect_deadlines(index, exp, iid, rows)
         unknown = set(exp) - {"instance", "open_tasks", "escalations", "can_act", "cannot_act", "ended", "reached",
-                              "status", "variables", "due"}
+                              "status", "variables", "due", "notices", "reminders", "referrals", "overdue"}
         if unknown:
             raise ScenarioError(f"第 {index} 步：未知的期望：{', '.join(sorted(unknown))}")
         self.say(f"[{index}] 检查 {checks} 项期望" + ("" if self.outcome.ok else "（此前已有不成立项）"))
+
+    def expect_deadlines(self, index: int, exp: dict, iid: int, rows: list[HumanTask]) -> int:
+        """notices, reminders, referrals and overdue: what the units are told and shown about deadlines."""
+        checks = 0
+        now = self.require_clock()
+        if "notices" in exp:
+            with self.rt.session() as s:
+                told = list(s.execute(select(Notice.unit_code, Notice.text).where(Notice.instance_id == iid)
+                                      .order_by(Notice.id)))
+            for unit, wanted in (exp["notices"] or {}).items():
+                checks += 1
+                got = [text for code, text in told if code == unit]
+                wanted = list(wanted or [])
+                if len(got) != len(wanted) or any(str(w) not in g for w, g in zip(wanted, got, strict=False)):
+                    self.fail(f"第 {index} 步：期望 {unit} 收到通知 {wanted}，实际 {got}")
+        if "reminders" in exp:
+            checks += 1
+            got = sorted(f"{r.element_id}@{r.unit_code}" for r in rows
+                         if reminder_due(self.rt, r.process_key, r.kind, r.status, r.due_at, now))
+            if got != sorted(exp["reminders"] or []):
+                self.fail(f"第 {index} 步：期望提醒 {sorted(exp['reminders'] or [])}，实际 {got}")
+        if "referrals" in exp:
+            checks += 1
+            got = sorted(f"{r.element_id}@{r.late_unit}" for r in rows
+                         if referral(self.rt, r.process_key, r.kind, r.status, r.late_repeat,
+                                     days_late(self.rt, now, r.late_due_at)))
+            if got != sorted(exp["referrals"] or []):
+                self.fail(f"第 {index} 步：期望建议移送追责 {sorted(exp['referrals'] or [])}，实际 {got}")
+        for element, want in (exp.get("overdue") or {}).items():
+            checks += 1
+            got = [{"unit": r.late_unit, "task": r.late_task_name,
+                    "due": format_local(r.late_due_at) if r.late_due_at else None,
+                    "days_late": days_late(self.rt, now, r.late_due_at)}
+                   for r in rows if r.element_id == element and r.kind == "supervision"]
+            if not any(all(g.get(k) == v for k, v in dict(want).items()) for g in got):
+                self.fail(f"第 {index} 步：期望督办 {element} 为 {want}，实际 {got}")
+        return checks
 
     def ends(self, inst: ProcessInstance) -> list[str]:
         wf = self.rt.engine.load_state(inst.state_json, spec_for(self.rt, inst.definition),

@@ -15,6 +15,7 @@ from runner.errors import Invalid
 from runner.holidays import note_deadline_bases
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
 from runner.names import element_names
+from runner.notices import record_notices
 from runner.org import FIELDS, ROLES
 from runner.runtime import Runtime
 
@@ -47,6 +48,7 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
         s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
                          detail="流程结束：" + "、".join(_names_of(inst, ends))))
     note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
+    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
     return opened
 
 

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     """Build the app on SETTINGS; CLOCK is a zero-argument callable giving the aware current time."""
     from runner.scheduler import wall_clock
-    from webui import api, auth, dashboard, errors, inbox, inputs, instances, legal, start, tasks, web
+    from webui import api, auth, dashboard, errors, inbox, inputs, instances, legal, notices, start, tasks, web
 
     if settings is None:  # a WSGI server calling create_app(): the same kept key as `liandong run`
         from runner.setup import with_secret_key
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     web.init_templates(app)
     errors.init_errors(app)
     inputs.init_inputs(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, legal.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, legal.bp, notices.bp):
         app.register_blueprint(blueprint)
     from webui.compare import bp as compare_bp
     app.register_blueprint(compare_bp)

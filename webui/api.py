@@ -16,6 +16,7 @@ from flask_wtf.csrf import generate_csrf
 
 from runner.calendar import TZ
 from runner.lifecycle import close_instance, withdraw_instance
+from runner.notices import mark_read
 from runner.queries import (
     first_task_for,
     history,
@@ -26,11 +27,12 @@ from runner.queries import (
     task_detail,
     unit_work,
 )
+from runner.queries.notices import notices, reminders, unread_notices
 from runner.services import claim_task, complete_task, delegate_task, reassign_task, release_task, start_process
 from webui.auth import attempt_login, start_session
 from webui.errors import error_response
 from webui.inbox import PER_PAGE, filters_from, page_arg, scope_from
-from webui.lateness import late_completion_text, supervision_text
+from webui.lateness import late_completion_text, referral_text, supervision_text
 from webui.web import now, rt, viewer
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -52,7 +54,8 @@ def jsonable(value):
 
 def task_json(row) -> dict:
     """A task row with its lateness in words: 督办 text, and "逾期 N 个工作日办结" for a late completion."""
-    return {**jsonable(row), "supervision_text": supervision_text(row), "late_text": late_completion_text(row)}
+    return {**jsonable(row), "supervision_text": supervision_text(row), "late_text": late_completion_text(row),
+            "referral_text": referral_text(row)}
 
 
 class BadBody(Exception):
@@ -226,3 +229,26 @@ def close(instance_id: int):
     instance_summary(rt(), viewer(), instance_id, now())
     close_instance(rt(), viewer().username, instance_id, str(body().get("reason") or ""), now())
     return jsonify({"instance_id": instance_id, "status": "closed"})
+
+
+@bp.get("/notices")
+@login_required
+def my_notices():
+    """The notices told to the viewer's unit, unread first; ?unread=1 for the unread ones only."""
+    unread_only = request.args.get("unread") in ("1", "true")
+    rows = notices(rt(), viewer(), unread_only=unread_only, limit=200)
+    return jsonify({"notices": jsonable(rows), "unread": unread_notices(rt(), viewer())})
+
+
+@bp.post("/notices/<int:notice_id>/read")
+@login_required
+def read_notice(notice_id: int):
+    row = mark_read(rt(), viewer().username, notice_id, now())
+    return jsonify({"id": row.id, "read_at": jsonable(row.read_at), "read_by": row.read_by})
+
+
+@bp.get("/reminders")
+@login_required
+def my_reminders():
+    """The open tasks of the viewer's unit inside their procedure's reminder window."""
+    return jsonify({"tasks": [task_json(r) for r in reminders(rt(), viewer(), now())]})

@@ -20,6 +20,7 @@ from runner.queries import (
     procedure_names,
     unit_work,
 )
+from runner.queries.notices import notices, reminders, unread_notices
 from runner.services import claim_task, delegate_task, reassign_task, release_task
 from webui.inputs import MAX_PAGE, QueryArgs, bad_query
 from webui.web import now, rt, safe_next, viewer
@@ -74,10 +75,17 @@ def index():
     # refused filters show no rows (not every row, as if they had been ignored) and the error beside them
     page = Page([], 0, 1, filters.per_page) if errors else inbox(rt(), viewer(), filters, now())
     warning = None  # the holiday schedule's banner is on every page now (calendar_admin/_banner.html)
-    return render_template("inbox/index.html", page=page, filters=filters, statuses=STATUSES,
+    told = _told()
+    return render_template("inbox/index.html", page=page, filters=filters, statuses=STATUSES, **told,
                            colleagues=colleagues(rt(), viewer()), notified=notified_cases(rt(), viewer()), now=now(),
                            calendar_warning=warning, filter_errors=errors,
                            filter_message=bad_query(errors).message if errors else None), 400 if errors else 200
+
+
+def _told() -> dict:
+    """The reminders of the viewer's unit and its latest notices, shown above the inbox."""
+    return {"reminders": reminders(rt(), viewer(), now()), "notices": notices(rt(), viewer(), limit=10),
+            "unread_notices": unread_notices(rt(), viewer())}
 
 
 def _unit_view(filters: InboxFilters):

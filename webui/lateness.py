@@ -46,3 +46,17 @@ def supervision_text(row) -> str:
     if row.late_task_days is None:
         return text
     return text + gettext("，%(late)s", late=overdue_text(row.late_task_days))
+
+
+def referral_text(row) -> str:
+    """建议移送纪检监察机关追责：<why> (S6), for a 督办 whose late unit reached the procedure's limits."""
+    ref = getattr(row, "referral", None)
+    if ref is None:
+        return ""
+    reasons = []
+    if ref.repeat:
+        reasons.append(gettext("该单位在本事项第 %(n)s 次逾期被督办", n=ref.repeat))
+    if ref.late_days is not None:
+        reasons.append(gettext("逾期已达 %(n)s 个工作日（本流程规定 %(limit)s 个工作日）", n=ref.late_days,
+                               limit=ref.limit))
+    return gettext("建议移送纪检监察机关追责：%(why)s", why=gettext("；").join(reasons))

@@ -15,7 +15,7 @@ from runner.calendar import format_local
 from runner.org import FIELDS, ROLES
 from runner.queries import Viewer, procedure_names, unit_names
 from runner.runtime import Runtime
-from webui.lateness import late_completion_text, overdue_text, supervision_text
+from webui.lateness import late_completion_text, overdue_text, referral_text, supervision_text
 from webui.schema_form import upload_name
 
 LOCALES = ("zh_CN", "en")
@@ -88,6 +88,7 @@ def init_templates(app: Flask) -> None:
         field_name=lambda code: FIELDS.get(code, code),
         days_text=_days_text,
         supervision=supervision_text,
+        referral=referral_text,
         late_text=late_completion_text,
         overdue_text=overdue_text,
         upload_name=upload_name,

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from runner.models import HumanTask, Unit, User
+from runner.queries.deadlines import Referral, referral, reminder_due
 from runner.queries.viewer import Viewer, can_act
 from runner.queries.workdays import days_late, days_left
 from runner.runtime import Runtime
@@ -41,6 +42,8 @@ class TaskRow:
     late_due_at: datetime | None = None  # ... its deadline
     late_task_days: int | None = None  # ... working days past it, counted to now (to completion once done)
     assignee_name: str | None = None  # the holder's name and unit, for people other than the holder
+    reminder: bool = False  # the deadline is within the procedure's reminder window (queries/deadlines.py)
+    referral: Referral | None = None  # a 督办 proposing referral to discipline inspection (S6), and why
 
 
 
@@ -70,7 +73,7 @@ def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], 
               people: dict[str, str] | None = None) -> TaskRow:
     bundle = rt.bundle(r.process_key)
     seen_at = r.completed_at if r.status == "completed" else now
-    return TaskRow(
+    row = TaskRow(
         id=r.id, instance_id=r.instance_id, process_key=r.process_key,
         procedure=bundle.name if bundle else r.process_key, business_key=r.business_key, title=r.title,
         name=r.name, element_id=r.element_id, kind=r.kind, unit_code=r.unit_code,
@@ -84,6 +87,9 @@ def _task_row(rt: Runtime, r: HumanTask, viewer: Viewer, names: dict[str, str], 
         late_task=r.late_task_name, late_due_at=r.late_due_at,
         late_task_days=days_late(rt, seen_at, r.late_due_at) if r.status != "cancelled" else None,
         assignee_name=(people or {}).get(r.assignee) if r.assignee else None)
+    row.reminder = reminder_due(rt, r.process_key, r.kind, r.status, r.due_at, now)
+    row.referral = referral(rt, r.process_key, r.kind, r.status, r.late_repeat, row.late_task_days)
+    return row
 
 
 def _like_escape(text: str) -> str:
