@@ -19,8 +19,10 @@ from runner.calendar import TZ
 from runner.errors import Forbidden, Invalid
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Unit, User
 
-# Units that follow up on every instance (S3): they may read all of them.
-READ_ALL_UNITS = frozenset({"supervision_office", "justice_bureau"})
+# Units that follow up on every instance (S3): they may read all of them. The county government is the
+# leading group's (领导小组) seat: the county head and the leaders in charge read the matters behind the
+# supervision dashboard's figures (issue 9), as the offices that follow up on them do.
+READ_ALL_UNITS = frozenset({"supervision_office", "justice_bureau", "county_government"})
 # Who looks after the system itself, e.g. loads the next year's holiday schedule.
 ADMIN_ROLES = frozenset({"admin", "legal_staff"})
 # The head of a unit (单位负责人) oversees the unit's open work and may reassign it within the unit.

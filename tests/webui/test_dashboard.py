@@ -32,8 +32,8 @@ def seeded(rt, clock):
     ("supervision.officer", 200, True),
     ("justice.reviewer", 200, True),
     ("admin", 200, True),
-    ("county.head", 200, False),       # the figures, but not every matter behind them is theirs to open
-    ("county.leader_a", 200, False),
+    ("county.head", 200, True),        # the leading group opens the matters behind its figures
+    ("county.leader_a", 200, True),
     ("market_regulation.head", 200, True),
     ("market_regulation.officer", 403, False),
     ("govoffice.clerk", 403, False),
