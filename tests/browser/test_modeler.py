@@ -9,6 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+# expect(...).to_have_value retries: the panel updates its inputs after the event, not synchronously
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from runner.config import ROOT
@@ -37,10 +40,10 @@ def change_letter_deadline(page, live_server, screenshot: bool = False, window=N
     panel = page.locator("#modeler-properties")
     panel.get_by_text("期限（定时器）").wait_for()
     days = panel.get_by_label("工作日数")
-    assert days.input_value() == "3"
+    expect(days).to_have_value("3")
     days.fill("5")
     panel.get_by_text("5 个工作日，自「通报接收单位并记录通报日」记录的日期起算").wait_for()
-    assert panel.get_by_label("期限表达式（高级）").input_value() == NEW_TIMER
+    expect(panel.get_by_label("期限表达式（高级）")).to_have_value(NEW_TIMER)
     if screenshot:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         panel.screenshot(path=str(SCREENSHOTS / "properties-panel.png"))
@@ -121,22 +124,22 @@ def test_the_panel_edits_assignment_start_permissions_conditions_window_and_form
     assert panel.get_by_label("角色：单位负责人").is_checked() and not panel.get_by_label("角色：县长").is_checked()
     panel.get_by_label("角色：县长").check()
     assert 'name="starterRoles" value="officer,unit_head,county_head"' in _xml(page)
-    assert page.locator("#form-select").input_value() == "case_transfer.start.json"
+    expect(page.locator("#form-select")).to_have_value("case_transfer.start.json")
 
     # a gateway's path carries its condition
     _select(page, "flow_criminal")
     expression = panel.get_by_label("条件表达式（高级）")
-    assert expression.input_value() == "criminal_suspect == True"
+    expect(expression).to_have_value("criminal_suspect == True")
     panel.get_by_text("当表单「登记移送案件」中的「是否涉嫌犯罪」为「是」时走此路").wait_for()
     panel.get_by_label("条件：取值为").select_option(label="否")
-    assert expression.input_value() == "criminal_suspect == False"
+    expect(expression).to_have_value("criminal_suspect == False")
     panel.get_by_label("条件：取值为").select_option(label="是")
-    assert expression.input_value() == "criminal_suspect == True"
+    expect(expression).to_have_value("criminal_suspect == True")
 
     # the procedure's window and basis; a malformed date is refused beside the field
     _select(page, "case_transfer_pool")
     until = panel.get_by_label("施行截止日（YYYY-MM-DD，不填为不限）")
-    assert until.input_value() == "2026-11-19"
+    expect(until).to_have_value("2026-11-19")
     until.fill("2031-13")
     panel.get_by_text("日期格式应为 YYYY-MM-DD").wait_for()
     assert 'name="effectiveTo" value="2026-11-19"' in _xml(page)
@@ -147,7 +150,7 @@ def test_the_panel_edits_assignment_start_permissions_conditions_window_and_form
 
     # the form beside the diagram, with its preview as officers see it
     _select(page, "register_case")
-    assert page.locator("#form-select").input_value() == "case_transfer.register_case.json"
+    expect(page.locator("#form-select")).to_have_value("case_transfer.register_case.json")
     source = page.locator("#form-json")
     text = source.input_value()
     source.fill(text[:-3])
@@ -179,7 +182,7 @@ def test_upload_a_chinese_encoded_file_save_and_download(rt, signed_in, live_ser
     page.locator("#modeler-upload").set_input_files(str(upload))
     page.locator("#modeler-status", has_text="已载入文件「移送.bpmn」").wait_for()
     page.locator(".djs-element[data-element-id='send_letter'] .djs-hit").first.click(force=True)
-    assert page.locator("#modeler-properties").get_by_label("名称").input_value() == "发出移送函并移送材料"
+    expect(page.locator("#modeler-properties").get_by_label("名称")).to_have_value("发出移送函并移送材料")
     before = db_snapshot(rt)
     page.get_by_role("button", name="保存草稿").click()
     page.locator("#modeler-status.alert-error").wait_for()
