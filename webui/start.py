@@ -10,7 +10,7 @@ from runner.errors import Invalid
 from runner.queries import Procedure, first_task_for, procedure, startable, units_by_kind
 from runner.services import start_process
 from webui.schema_form import add_row, build_fields, parse_submission
-from webui.uploads import received, save_upload
+from webui.uploads import received, save_upload, upload_errors
 from webui.web import now, rt, viewer
 
 bp = Blueprint("start", __name__)
@@ -46,6 +46,8 @@ def submit(key: str):
     data = parse_submission(proc.schema, request.form, request.files, save_upload, drop=remove)
     if request.form.get("_add") or remove:
         return render_start(proc, data, add=request.form.get("_add"))
+    if upload_errors():
+        return render_start(proc, data, upload_errors(), _("请按提示修改后再提交"), 422)
     try:
         instance_id = start_process(rt(), viewer().username, proc.key, data, now(), uploads=received(data))
     except Invalid as exc:

@@ -6,12 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from runner.documents import fill_from_documents
 from runner.errors import Invalid
 from runner.queries import TaskDetail, task_detail, units_by_kind
 from runner.services import complete_task
 from webui.readable import Readable
 from webui.schema_form import add_row, build_fields, parse_submission, properties, widget_of
-from webui.uploads import received, save_upload
+from webui.uploads import received, save_upload, upload_errors
 from webui.web import now, rt, units, viewer
 
 bp = Blueprint("tasks", __name__)
@@ -62,6 +63,10 @@ def submit(task_id: str):
     data = parse_submission(detail.schema, request.form, request.files, save_upload, drop=remove)
     if request.form.get("_add") or remove:
         return render_task(detail, data, add=request.form.get("_add"))
+    # Refused files, and numbers/dates that come from an issued document, are checked before the step is.
+    refused = upload_errors() | fill_from_documents(rt(), detail.row.instance_id, detail.schema, data)
+    if refused:
+        return render_task(detail, data, refused, _("请按提示修改后再提交"), 422)
     try:
         instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now(), uploads=received(data))
     except Invalid as exc:
