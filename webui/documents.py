@@ -27,12 +27,15 @@ def _case_panels():
 
 
 def _form_documents(instance_id: int, schema: dict | None) -> list[dict]:
-    """The documents a task's form takes fields from, each with its latest issue (for the task page)."""
-    kinds = {str(p.get("x-from-document", "")).split(".")[0] for p in ((schema or {}).get("properties") or {}).values()
-             if isinstance(p, dict) and p.get("x-from-document")}
+    """The documents a task's form takes fields from, each with its latest issue and the fields it fills
+    (for the task page, which shows a refusal about those fields in the document's panel)."""
+    fields: dict[str, list[str]] = {}
+    for name, prop in ((schema or {}).get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("x-from-document"):
+            fields.setdefault(str(prop["x-from-document"]).split(".")[0], []).append(name)
     may = {k.key for k in docs.issuable(rt(), viewer(), instance_id)}
-    return [{"kind": k, "title": docs.KINDS[k].title, "latest": docs.latest(rt(), instance_id, k), "may": k in may}
-            for k in sorted(kinds) if k in docs.KINDS]
+    return [{"kind": k, "title": docs.KINDS[k].title, "latest": docs.latest(rt(), instance_id, k), "may": k in may,
+             "fields": names} for k, names in sorted(fields.items()) if k in docs.KINDS]
 
 
 def _upload_dir() -> Path:

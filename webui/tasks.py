@@ -63,13 +63,15 @@ def submit(task_id: str):
     data = parse_submission(detail.schema, request.form, request.files, save_upload, drop=remove)
     if request.form.get("_add") or remove:
         return render_task(detail, data, add=request.form.get("_add"))
-    # Refused files, and numbers/dates that come from an issued document, are checked before the step is.
-    refused = upload_errors() | fill_from_documents(rt(), detail.row.instance_id, detail.schema, data)
-    if refused:
-        return render_task(detail, data, refused, _("请按提示修改后再提交"), 422)
+    # A refused file must not pass as "no file": the form comes back at once, with the other files kept.
+    if upload_errors():
+        return render_task(detail, data, upload_errors(), _("请按提示修改后再提交"), 422)
+    # Numbers and dates that come from an issued document; without it the (required) field stays empty, so
+    # the step is refused below together with any other mistake, and the reason shown is this one.
+    missing = fill_from_documents(rt(), detail.row.instance_id, detail.schema, data)
     try:
         instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now(), uploads=received(data))
     except Invalid as exc:
-        return render_task(detail, data, exc.field_errors, exc.message, 422)
+        return render_task(detail, data, exc.field_errors | missing, exc.message, 422)
     flash(_("已办理「%(name)s」", name=detail.row.name), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))

@@ -8,6 +8,7 @@ import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from runner.config import ROOT
+from runner.documents import issue_document
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import LETTER, RECEIVER, REGISTER, SENDER, open_task, start_transfer
 from tests.webui.test_api import Api
@@ -225,7 +226,8 @@ def test_the_letter_date_is_checked_against_the_notice_and_today(rt, api, letter
 def test_the_summary_names_a_field_once_and_a_zero_page_count_comes_back(rt, browser):
     iid = start_transfer(rt, T0, upto="letter")
     task = open_task(rt, iid, "send_letter")
-    form = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-02", "delivery": "platform",
+    issue_document(rt, SENDER, iid, "transfer_letter", T0)  # its number and date are the letter's, not typed
+    form = {"delivery": "platform",
             "materials.0.name": "移送函", "materials.0.pages": "0",
             "materials.1.name": "笔录", "materials.1.pages": "0"}
     before = snapshot(rt)
