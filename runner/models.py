@@ -313,3 +313,31 @@ class Receipt(Base):
     received_on: Mapped[str] = mapped_column(String(10))  # county-local date: day D of "from the day received"
     received_by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CatalogueEntry(Base):
+    """One dataset a unit publishes in its 执法信息资源目录 (F4): what it holds and how a query is answered."""
+
+    __tablename__ = "catalogue_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[list] = mapped_column(JSON, default=list)  # the data items a record holds
+    answer_mode: Mapped[str] = mapped_column(String(16))  # lookup | copy | statistics
+    restriction_basis: Mapped[str] = mapped_column(Text, default="")  # legal basis of any restriction
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StandingGrant(Base):
+    """A unit's standing authorisation for another unit to query one of its entries (互相开放执法信息查询授权)."""
+
+    __tablename__ = "standing_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entries.id"), index=True)
+    grantee_unit: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     """Build the app on SETTINGS; CLOCK is a zero-argument callable giving the aware current time."""
     from runner.scheduler import wall_clock
-    from webui import api, auth, documents, errors, inbox, inputs, instances, start, tasks, web
+    from webui import api, auth, catalogue, documents, errors, inbox, inputs, instances, start, tasks, web
 
     if settings is None:  # a WSGI server calling create_app(): the same kept key as `liandong run`
         from runner.setup import with_secret_key
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     web.init_templates(app)
     errors.init_errors(app)
     inputs.init_inputs(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, documents.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, documents.bp, catalogue.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

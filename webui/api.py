@@ -14,7 +14,9 @@ from flask_babel import gettext as _
 from flask_login import login_required, logout_user
 from flask_wtf.csrf import generate_csrf
 
+from runner import catalogue
 from runner.calendar import TZ
+from runner.errors import Invalid
 from runner.lifecycle import close_instance, withdraw_instance
 from runner.queries import (
     first_task_for,
@@ -202,7 +204,13 @@ def processes():
 def start(key: str):
     data = body()
     proc = procedure(rt(), viewer(), key[:64], now())
+    if "catalogue_entry" in ((proc.schema or {}).get("properties") or {}) and isinstance(data, dict):
+        # whether a standing authorisation covers the query is the system's to say, never the client's
+        data, choice_errors = catalogue.query_choice(rt(), viewer().unit_code, data)
+        if choice_errors and (data.get("catalogue_entry") or data.get("no_entry_reason")):
+            raise Invalid("请按提示修改后再提交", choice_errors)
     instance_id = start_process(rt(), viewer().username, proc.key, data, now())
+    catalogue.log_read(rt(), viewer().username, instance_id, data, now())
     return jsonify({"instance_id": instance_id, "next_task": first_task_for(rt(), viewer(), instance_id)}), 201
 
 
