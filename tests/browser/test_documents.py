@@ -51,3 +51,25 @@ def test_issue_open_print_a_transfer_letter(rt, live_server, signed_in, clock, a
     receiver.goto(f"{live_server}/instances/{iid}")
     expect(receiver.get_by_text("县卫生健康局 于 2026-03-03 签收")).to_be_visible()
     assert console_errors == []
+
+
+def test_a_unit_publishes_its_catalogue(rt, live_server, signed_in, console_errors):
+    page = signed_in("health.officer")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="信息资源目录").click()
+    page.get_by_label("数据集名称").fill("医疗机构执业登记信息")
+    page.get_by_label("说明").fill("全县医疗机构执业许可证登记事项，每日更新")
+    page.get_by_label("数据项（每行一项）").fill("机构名称\n统一社会信用代码\n诊疗科目\n有效期")
+    page.get_by_label("即时查询").check()
+    page.get_by_role("button", name="保存").click()
+    page.get_by_label("数据集名称").fill("医疗卫生行政处罚案卷")
+    page.get_by_label("数据项（每行一项）").fill("案件编号\n当事人\n处罚决定书\n执行情况")
+    page.get_by_label("限制提供的法律依据（无限制的不填）").fill("涉及个人信息的，依照《中华人民共和国个人信息保护法》第十三条仅在履行法定职责所必需的范围内提供")
+    page.get_by_label("提供文书复印件").check()
+    page.get_by_role("button", name="保存").click()
+    row = page.get_by_role("row").filter(has_text="医疗机构执业登记信息")
+    row.get_by_label("授权单位").select_option(label="县市场监管局")
+    row.get_by_role("button", name="授予常设授权").click()
+    expect(page.get_by_role("row").filter(has_text="医疗机构执业登记信息")).to_contain_text("县市场监管局")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "catalogue-health.png"), full_page=True)
+    assert console_errors == []
