@@ -169,3 +169,14 @@ def log_read(rt, username: str, instance_id: int, data: dict, now: datetime) -> 
 def entry_choices(rt) -> list[dict]:
     """Every active entry as a choice for the query form (the unit's name first)."""
     return [{"const": str(e.id), "title": f"{e.unit_name}：{e.name}（{e.answer_mode_text}）"} for e in entries(rt)]
+
+
+def entry_of(rt, data: dict) -> EntryView | None:
+    """The catalogue entry an information query chose (for the answering unit's task page)."""
+    entry_id = str((data or {}).get("catalogue_entry") or "")
+    if not entry_id.isdigit():
+        return None
+    with rt.session() as s:
+        entry = s.get(CatalogueEntry, int(entry_id))
+        unit = entry.unit_code if entry else None
+    return next((e for e in entries(rt, unit) if e.id == int(entry_id)), None) if unit else None

@@ -15,6 +15,12 @@ from webui.web import now, rt, units, viewer
 bp = Blueprint("catalogue", __name__)
 
 
+@bp.app_context_processor
+def _query_entry():
+    """The task page shows the entry a query chose: the answer follows it (fields, mode, restriction)."""
+    return {"query_entry": lambda data: catalogue.entry_of(rt(), data)}
+
+
 def _page(errors: dict | None = None, form: dict | None = None, status: int = 200, edit: int | None = None):
     unit = request.args.get("unit", "")[:64]
     unit = unit if unit in units() else ""
