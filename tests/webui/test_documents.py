@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from runner import evidence
+from runner.calendar import TZ
 from runner.models import Document, Receipt, Upload
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import RECEIVER, SENDER, denied, open_task, start_transfer
@@ -243,3 +244,23 @@ def test_orphan_files_of_refused_forms_are_swept_after_a_grace_period(rt, browse
     young.write_bytes(PNG)
     os.utime(young, (T0.timestamp(), T0.timestamp()))
     assert evidence.sweep_orphans(rt, folder, T0) == []  # may still be waiting in an open form
+
+
+def test_the_county_notice_is_issued_from_its_task_and_its_number_goes_into_the_case(rt, browser, clock):
+    from runner.models import ProcessInstance
+    from tests.runner.test_documents import replay
+
+    iid, when = replay(rt, "joint_enforcement__p4b_several_fields", until="issue_notice")
+    clock.set(when)
+    task = open_task(rt, iid, "issue_notice")
+    clerk = browser("govoffice.clerk")
+    before = snapshot(rt)
+    resp = clerk.post(f"/tasks/{task.id}", {"notice_number": "源政办字〔2026〕99号", "issued_on": "2026-01-01"})
+    assert resp.status_code == 422 and "请先在本页出具「关于开展联动执法的通知」" in resp.get_data(as_text=True)
+    assert snapshot(rt) == before
+    assert clerk.post(f"/instances/{iid}/documents/county_notice", {"next": f"/tasks/{task.id}"}).status_code == 302
+    assert clerk.post(f"/tasks/{task.id}", {"notice_summary": "各单位按方案分工落实"}).status_code == 302
+    with rt.session() as s:
+        notice = s.get(ProcessInstance, iid).data_summary["notice"]
+    assert notice["notice_number"] == "县政府办公室联通〔2026〕第1号"
+    assert notice["issued_on"] == when.astimezone(TZ).date().isoformat()
