@@ -60,7 +60,7 @@ def check(content: bytes, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Chec
     kind = filetype.guess(content)
     if kind is None or kind.extension not in ACCEPTED:
         found = f"（内容为 {kind.extension.upper()} 文件）" if kind else ""
-        raise Invalid(f"文件「{shown}」不是可接受的类型{found}：只接受照片、视频、PDF 和 Office 文档")
+        raise Invalid(f"文件「{shown}」不是可接受的类型{found}：只接受照片、视频、PDF 和办公文档")
     ext = shown.rsplit(".", 1)[1].lower() if "." in shown else ""
     if ext and ext not in ACCEPTED[kind.extension]:
         raise Invalid(f"文件「{shown}」的内容是 {kind.extension.upper()} 文件，与扩展名 .{ext} 不符")
