@@ -78,7 +78,8 @@ def test_a_query_under_a_standing_authorisation_is_answered_without_authenticati
     with rt.session() as s:
         answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid)).one()
     page = health.get(f"/tasks/{answer}").get_data(as_text=True)
-    assert "县卫生健康局：医疗机构执业登记信息" in page and "统一社会信用代码" in page and "无需认证，请直接答复" in page
+    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复"):
+        assert words in page, words
 
 
 def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, browser):
