@@ -323,7 +323,8 @@ def issue_document(rt: Runtime, username: str, instance_id: int, kind: str, now:
         recipients = [u for u in _recipients(kind, inst, data, s) if u]
         facts = _facts(kind, s, inst, data, names, extra, upload_dir)
         facts |= {"issuer": user.display_name, "correction": extra["correction"],
-                  "supersedes": old.number if old else ""}
+                  "supersedes": old.number if old else "",
+                  "contact": facts["contact"] or user.display_name}  # a letter always names whom to call
         doc_meta = {"title": KINDS[kind].title, "number": number, "date": day.isoformat(),
                     "date_cn": cn_date(day.isoformat()), "unit_name": names[user.unit_code],
                     "recipients": [names.get(u, u) for u in recipients]}

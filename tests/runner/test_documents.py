@@ -192,9 +192,14 @@ def test_the_county_notice_and_the_minutes(rt):
     iid, now = replay(rt, "joint_enforcement__p4b_several_fields", until="issue_notice")
     notice = text_of(rt, docs.issue_document(rt, "govoffice.clerk", iid, "county_notice", now))
     assert "县政府办公室联通〔2026〕第1号" in notice and "经县政府同意" in notice
+    with rt.session() as s:
+        plan = s.get(ProcessInstance, iid).data_summary
+    assert str(plan["tasks"])[:20] in notice and str(plan["duties_division"])[:20] in notice
     meeting, later = replay(rt, "quarterly_meeting__convenes_each_quarter", case="meeting")
     minutes = text_of(rt, docs.issue_document(rt, "govoffice.clerk", meeting, "meeting_minutes", later))
-    assert "县政府办公室纪〔" in minutes and "会议议定事项" in minutes
+    assert "县政府办公室纪〔2026〕第1号" in minutes and "会议议定事项" in minutes
+    # the meeting's own record (the second quarter's, the latest one held in the scenario)
+    assert "二季度新发起 1 件" in minutes and "继续推进" in minutes
 
 
 def test_the_supervision_notice_names_the_late_unit_and_step(rt):
