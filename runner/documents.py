@@ -479,3 +479,19 @@ def acknowledge(rt: Runtime, username: str, doc_id: int, now: datetime) -> str:
                          changes={"receipt": {"number": doc.number, "received_on": day}}))
         return day
 
+
+
+def template_library(rt) -> list[dict]:
+    """Every kind's template as it reads now, with the versions documents were issued from (for legal staff)."""
+    with rt.session() as s:
+        rows = list(s.scalars(select(DocumentTemplate).order_by(DocumentTemplate.name, DocumentTemplate.version)))
+        used = dict(s.execute(select(Document.template_id, func.count()).group_by(Document.template_id)).all())
+    out = []
+    for kind in KINDS.values():
+        source, layout = template_text(kind.key)
+        digest = hashlib.sha256(_bundle(source, layout).encode("utf-8")).hexdigest()
+        versions = [{"version": r.version, "created_at": r.created_at, "documents": used.get(r.id, 0),
+                     "current": r.sha256 == digest} for r in rows if r.name == kind.key]
+        out.append({"kind": kind.key, "title": kind.title, "source": source, "versions": versions,
+                    "changed": bool(versions) and not any(v["current"] for v in versions)})
+    return out

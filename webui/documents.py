@@ -72,6 +72,14 @@ def issue(instance_id: int, kind: str):
     return redirect(url_for("documents.show", doc_id=doc_id))
 
 
+@bp.get("/documents/templates")
+@login_required
+def templates():
+    """The document templates, readable by legal staff, with the versions issued documents were written from."""
+    return render_template("documents/templates.html", library=docs.template_library(rt()),
+                           layout=docs.template_text("transfer_letter")[1])
+
+
 @bp.get("/documents/<int:doc_id>")
 @login_required
 def show(doc_id: int):

@@ -264,3 +264,12 @@ def test_the_county_notice_is_issued_from_its_task_and_its_number_goes_into_the_
         notice = s.get(ProcessInstance, iid).data_summary["notice"]
     assert notice["notice_number"] == "县政府办公室联通〔2026〕第1号"
     assert notice["issued_on"] == when.astimezone(TZ).date().isoformat()
+
+
+def test_legal_staff_read_the_templates_and_the_versions_documents_were_issued_from(rt, browser):
+    iid = start_transfer(rt, T0, upto="letter")
+    issue_letter(browser(SENDER), iid)
+    page = browser("justice.reviewer").get("/documents/templates").get_data(as_text=True)
+    assert "涉嫌违法案件移送函" in page and "督办通知" in page and "联动执法方案" in page
+    assert "版本 1" in page and "已出具 1 份" in page and "现行" in page
+    assert "随函移送的材料和证据" in page  # the template's own text, readable
