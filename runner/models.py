@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import DDL, JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -341,3 +341,19 @@ class StandingGrant(Base):
     granted_by: Mapped[str] = mapped_column(String(64))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# The database itself refuses to change an issued document or recorded evidence (not only the ORM above).
+_KEPT = "已出具的文书和已提交的证据不能修改或删除"
+for _table in (Document.__table__, Upload.__table__):
+    event.listen(_table, "after_create", DDL(
+        f"CREATE OR REPLACE FUNCTION kept_record_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_KEPT}' USING ERRCODE = 'insufficient_privilege'; END $$").execute_if(
+        dialect="postgresql"))
+    event.listen(_table, "after_create", DDL(
+        f"CREATE TRIGGER {_table.name}_kept BEFORE UPDATE OR DELETE ON {_table.name} "
+        f"FOR EACH ROW EXECUTE FUNCTION kept_record_refuse()").execute_if(dialect="postgresql"))
+    for _op in ("UPDATE", "DELETE"):
+        event.listen(_table, "after_create", DDL(
+            f"CREATE TRIGGER IF NOT EXISTS {_table.name}_no_{_op.lower()} BEFORE {_op} ON {_table.name} "
+            f"BEGIN SELECT RAISE(ABORT, '{_KEPT}'); END").execute_if(dialect="sqlite"))

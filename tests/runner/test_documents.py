@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from runner import documents as docs
 from runner.calendar import TZ
@@ -109,6 +110,10 @@ def test_an_issued_document_cannot_be_changed_or_deleted(rt):
     with rt.session() as s, pytest.raises(PermissionError):
         with s.begin():
             s.delete(s.get(Document, doc_id))
+    for statement in ("UPDATE documents SET html = '<p>改过的</p>'", "DELETE FROM documents"):
+        with rt.session() as s, pytest.raises(DBAPIError, match="不能修改或删除"):
+            with s.begin():
+                s.execute(text(statement))  # past the ORM: the database's own triggers refuse it
     assert "改过的" not in text_of(rt, doc_id)
 
 

@@ -10,7 +10,9 @@ import zlib
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from runner import evidence
 from runner.calendar import TZ
@@ -200,6 +202,9 @@ def test_evidence_is_never_deleted_and_a_correction_is_a_new_file_beside_the_old
             pass
         else:
             raise AssertionError("an evidence row was deleted")
+    with rt.session() as s, pytest.raises(DBAPIError, match="不能修改或删除"):
+        with s.begin():
+            s.execute(text("DELETE FROM uploads"))  # nor past the ORM
     clock.advance(hours=2)
     fixed = PDF.replace(b"%%EOF", b"% corrected\n%%EOF")
     before = snapshot(rt)
