@@ -23,7 +23,9 @@ def _case_panels():
     """The case page's documents and evidence panels read through these (the case view stays as it was)."""
     return {"case_documents": lambda instance_id: docs.documents_of(rt(), viewer(), instance_id),
             "case_evidence": lambda instance_id: evidence.files_of(rt(), instance_id),
-            "form_documents": _form_documents}
+            "form_documents": _form_documents,
+            "documents_to_sign": lambda instance_id: [d for d in docs.documents_of(rt(), viewer(), instance_id)
+                                                      if d.may_acknowledge and not d.superseded_by]}
 
 
 def _form_documents(instance_id: int, schema: dict | None) -> list[dict]:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from runner import evidence
 from runner.calendar import TZ
-from runner.models import Document, Receipt, Upload
+from runner.models import Document, HumanTask, Receipt, Upload
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import RECEIVER, SENDER, denied, open_task, start_transfer
 
@@ -99,6 +99,12 @@ def test_the_receiver_signs_for_the_letter_and_the_case_page_shows_it(rt, browse
     doc_url = issue_letter(browser(SENDER), iid).headers["Location"]
     receiver = browser(RECEIVER)
     assert "签收后，以签收日为收到之日" in receiver.get(doc_url).get_data(as_text=True)
+    # the receiving unit's own task on the case offers the receipt too
+    with rt.session() as s:
+        ack = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                   HumanTask.element_id == "acknowledge_notice")).one()
+    task_page = receiver.get(f"/tasks/{ack}").get_data(as_text=True)
+    assert "待签收：涉嫌违法案件移送函 县市场监管局移〔2026〕第1号" in task_page
     assert "签收后，以签收日为收到之日" not in browser(SENDER).get(doc_url).get_data(as_text=True)
     clock.advance(days=1)
     assert receiver.post(doc_url + "/receipt").status_code == 302
