@@ -43,6 +43,7 @@ def test_issue_open_print_a_transfer_letter(rt, live_server, signed_in, clock, a
     # the server's PDF (WeasyPrint) is served too, and the receiver signs for the letter
     response = sender.request.get(letter.url.replace("/print", "/pdf"))
     assert response.ok and response.body().startswith(b"%PDF")
+    (SCREENSHOTS / "transfer-letter.pdf").write_bytes(response.body())  # for the closing note: the PDF itself
     receiver = signed_in(RECEIVER)
     clock.advance(days=1)
     receiver.goto(letter.url.replace("/print", ""))
