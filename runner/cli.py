@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     _calendar_parser(sub)
     _trace_parser(sub)
     _worker_parser(sub)
+    _evidence_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -480,9 +481,37 @@ def cmd_worker(args) -> int:
         rt.session_factory.kw["bind"].dispose()
 
 
+def _evidence_parser(sub) -> None:
+    p = sub.add_parser("evidence", help="证据文件：清理被退回表单留下的孤立文件")
+    p.add_argument("evidence_command", choices=["sweep"], help="sweep：删除没有案件记录、超过宽限期的文件")
+    p.add_argument("--grace-days", type=float, default=2.0, help="宽限期（天），其间的文件可能还在未提交的表单中")
+
+
+def cmd_evidence(args) -> int:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from runner.config import ROOT
+    from runner.evidence import sweep_orphans
+    from runner.runtime import make_runtime
+    from runner.scheduler import wall_clock
+
+    settings = settings_from_env()
+    folder = Path(settings.extra.get("upload_dir") or ROOT / "instance" / "uploads")
+    rt = make_runtime(settings)
+    try:
+        removed = sweep_orphans(rt, folder, wall_clock(), timedelta(days=args.grace_days))
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+    print(f"已删除 {len(removed)} 个孤立文件（{folder}）")
+    return 0
+
+
+
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
-            "calendar": cmd_calendar, "trace": cmd_trace, "worker": cmd_worker}
+            "calendar": cmd_calendar, "trace": cmd_trace, "worker": cmd_worker,
+            "evidence": cmd_evidence}
 
 COMMANDS["diff"] = cmd_diff
 

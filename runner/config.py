@@ -82,5 +82,7 @@ def settings_from_env(env: dict | None = None) -> Settings:
         urgent_query_limit=env.get("LIANDONG_URGENT_QUERY_LIMIT", base.urgent_query_limit),
         urgent_onsite_limit=env.get("LIANDONG_URGENT_ONSITE_LIMIT", base.urgent_onsite_limit),
         timer_interval_seconds=int(env.get("LIANDONG_TIMER_INTERVAL", base.timer_interval_seconds)),
-        extra={"secure_cookies": env.get("LIANDONG_SECURE_COOKIES", "") == "1"},
+        extra={"secure_cookies": env.get("LIANDONG_SECURE_COOKIES", "") == "1",
+               # evidence files live here (the database holds only their description)
+               "upload_dir": env.get("LIANDONG_UPLOAD_DIR", "")},
     )

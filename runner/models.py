@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -225,6 +238,8 @@ class Upload(Base):
     name: Mapped[str] = mapped_column(String(255))
     uploader: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")  # e.g. what a correction corrects
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), nullable=True)
 
 
 class LoginAttempt(Base):
@@ -298,3 +313,119 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+@event.listens_for(Upload, "before_update")
+@event.listens_for(Upload, "before_delete")
+def _evidence_is_kept(_mapper, _connection, target):
+    # Evidence recorded with a completed step is part of the file: a correction is a new upload.
+    raise PermissionError(f"证据材料一经提交不能修改或删除，更正请补充新文件（#{target.id}）")
+
+
+class DocumentTemplate(Base):
+    """One version of a document template (runner/document_templates/*.html): a new row whenever the text
+    changes, like a diagram version, so every issued document names the exact text it was written from."""
+
+    __tablename__ = "document_templates"
+    __table_args__ = (UniqueConstraint("name", "version"), UniqueConstraint("name", "sha256"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DocumentCounter(Base):
+    """The last number given per issuing unit, kind of document and year; locked (FOR UPDATE) to number."""
+
+    __tablename__ = "document_counters"
+    unit_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Document(Base):
+    """An issued document (移送函, 方案, 通知...): immutable; a correction is a new row naming the old one."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("unit_code", "kind", "year", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(255))
+    recipient_unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_on: Mapped[str] = mapped_column(String(10))  # the county-local date printed on it
+    issued_by: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[int] = mapped_column(ForeignKey("document_templates.id"))
+    facts: Mapped[dict] = mapped_column(JSON, default=dict)  # what the template was given
+    html: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+
+
+@event.listens_for(Document, "before_update")
+@event.listens_for(Document, "before_delete")
+def _document_is_immutable(_mapper, _connection, target):
+    raise PermissionError(f"已出具的文书不能修改或删除，更正请出具新文书（{target.number}）")
+
+
+class Receipt(Base):
+    """The receiving unit's acknowledgement (签收) of a document; its date starts the receiver's own clock."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("document_id", "unit_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    received_on: Mapped[str] = mapped_column(String(10))  # county-local date: day D of "from the day received"
+    received_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CatalogueEntry(Base):
+    """One dataset a unit publishes in its 执法信息资源目录 (F4): what it holds and how a query is answered."""
+
+    __tablename__ = "catalogue_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[list] = mapped_column(JSON, default=list)  # the data items a record holds
+    answer_mode: Mapped[str] = mapped_column(String(16))  # lookup | copy | statistics
+    restriction_basis: Mapped[str] = mapped_column(Text, default="")  # legal basis of any restriction
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StandingGrant(Base):
+    """A unit's standing authorisation for another unit to query one of its entries (互相开放执法信息查询授权)."""
+
+    __tablename__ = "standing_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalogue_entries.id"), index=True)
+    grantee_unit: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# The database itself refuses to change an issued document or recorded evidence (not only the ORM above).
+_KEPT = "已出具的文书和已提交的证据不能修改或删除"
+for _table in (Document.__table__, Upload.__table__):
+    event.listen(_table, "after_create", DDL(
+        f"CREATE OR REPLACE FUNCTION kept_record_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{_KEPT}' USING ERRCODE = 'insufficient_privilege'; END $$").execute_if(
+        dialect="postgresql"))
+    event.listen(_table, "after_create", DDL(
+        f"CREATE TRIGGER {_table.name}_kept BEFORE UPDATE OR DELETE ON {_table.name} "
+        f"FOR EACH ROW EXECUTE FUNCTION kept_record_refuse()").execute_if(dialect="postgresql"))
+    for _op in ("UPDATE", "DELETE"):
+        event.listen(_table, "after_create", DDL(
+            f"CREATE TRIGGER IF NOT EXISTS {_table.name}_no_{_op.lower()} BEFORE {_op} ON {_table.name} "
+            f"BEGIN SELECT RAISE(ABORT, '{_KEPT}'); END").execute_if(dialect="sqlite"))

@@ -18,7 +18,22 @@ HERE = Path(__file__).resolve().parent
 def create_app(settings: Settings | None = None, clock=None) -> Flask:
     """Build the app on SETTINGS; CLOCK is a zero-argument callable giving the aware current time."""
     from runner.scheduler import wall_clock
-    from webui import api, auth, dashboard, errors, inbox, inputs, instances, legal, notices, start, tasks, web
+    from webui import (
+        api,
+        auth,
+        catalogue,
+        dashboard,
+        documents,
+        errors,
+        inbox,
+        inputs,
+        instances,
+        legal,
+        notices,
+        start,
+        tasks,
+        web,
+    )
 
     if settings is None:  # a WSGI server calling create_app(): the same kept key as `liandong run`
         from runner.setup import with_secret_key
@@ -43,6 +58,7 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
         UPLOAD_DIR=str(extra.get("upload_dir") or ROOT / "instance" / "uploads"),
+        UPLOAD_MAX_FILE_BYTES=int(extra.get("max_file_bytes", 20 * 1024 * 1024)),
         LOGIN_MAX_FAILURES=int(extra.get("login_max_failures", 5)),
         JSON_AS_ASCII=False,
     )
@@ -55,7 +71,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     web.init_templates(app)
     errors.init_errors(app)
     inputs.init_inputs(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, legal.bp, notices.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp, legal.bp, notices.bp, documents.bp,
+                      catalogue.bp):
         app.register_blueprint(blueprint)
     from webui.compare import bp as compare_bp
     app.register_blueprint(compare_bp)

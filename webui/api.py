@@ -14,7 +14,10 @@ from flask_babel import gettext as _
 from flask_login import login_required, logout_user
 from flask_wtf.csrf import generate_csrf
 
+from runner import catalogue
 from runner.calendar import TZ
+from runner.documents import fill_from_documents
+from runner.errors import Invalid
 from runner.lifecycle import close_instance, withdraw_instance
 from runner.notices import mark_read
 from runner.queries import (
@@ -156,7 +159,11 @@ def task(task_id: str):
 @login_required
 def complete(task_id: str):
     data = body()
-    task_detail(rt(), viewer(), task_id, now(), action="complete")  # refuses replays and foreign tasks (403)
+    detail = task_detail(rt(), viewer(), task_id, now(), action="complete")  # refuses replays, foreign tasks
+    if isinstance(data, dict):  # numbers and dates that come from an issued document are never the client's
+        missing = fill_from_documents(rt(), detail.row.instance_id, detail.schema, data)
+        if missing:
+            raise Invalid(_("请先出具文书，文号和日期由系统生成"), missing)
     instance_id = complete_task(rt(), viewer().username, task_id[:36], data, now())
     return jsonify({"instance_id": instance_id, "next_task": first_task_for(rt(), viewer(), instance_id)})
 
@@ -205,7 +212,13 @@ def processes():
 def start(key: str):
     data = body()
     proc = procedure(rt(), viewer(), key[:64], now())
+    if "catalogue_entry" in ((proc.schema or {}).get("properties") or {}) and isinstance(data, dict):
+        # whether a standing authorisation covers the query is the system's to say, never the client's
+        data, choice_errors = catalogue.query_choice(rt(), viewer().unit_code, data)
+        if choice_errors and (data.get("catalogue_entry") or data.get("no_entry_reason")):
+            raise Invalid(_("请按提示修改后再提交"), choice_errors)
     instance_id = start_process(rt(), viewer().username, proc.key, data, now())
+    catalogue.log_read(rt(), viewer().username, instance_id, data, now())
     return jsonify({"instance_id": instance_id, "next_task": first_task_for(rt(), viewer(), instance_id)}), 201
 
 

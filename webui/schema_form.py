@@ -352,7 +352,9 @@ def _number(raw: str, kind: str):
 def _parse_file(path, form, files, save_file):
     upload = files.get(path) if files else None
     if upload is not None and upload.filename and save_file is not None:
-        return save_file(upload)
+        saved = save_file(upload)
+        if saved is not None:
+            return saved  # a refused file (save_file says why) leaves the one kept before in place
     kept = form.get(path + "__kept") or ""
     return kept if UPLOAD_VALUE.match(kept) else None
 

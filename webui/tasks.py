@@ -6,13 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from runner.documents import fill_from_documents
 from runner.errors import Invalid
 from runner.queries import TaskDetail, task_detail, units_by_kind
 from runner.services import complete_task
 from webui.dashboard import meeting_report
 from webui.readable import Readable
 from webui.schema_form import add_row, build_fields, parse_submission, properties, widget_of
-from webui.uploads import received, save_upload
+from webui.uploads import received, save_upload, upload_errors
 from webui.web import now, rt, units, viewer
 
 bp = Blueprint("tasks", __name__)
@@ -63,9 +64,15 @@ def submit(task_id: str):
     data = parse_submission(detail.schema, request.form, request.files, save_upload, drop=remove)
     if request.form.get("_add") or remove:
         return render_task(detail, data, add=request.form.get("_add"))
+    # A refused file must not pass as "no file": the form comes back at once, with the other files kept.
+    if upload_errors():
+        return render_task(detail, data, upload_errors(), _("请按提示修改后再提交"), 422)
+    # Numbers and dates that come from an issued document; without it the (required) field stays empty, so
+    # the step is refused below together with any other mistake, and the reason shown is this one.
+    missing = fill_from_documents(rt(), detail.row.instance_id, detail.schema, data)
     try:
         instance_id = complete_task(rt(), viewer().username, detail.row.id, data, now(), uploads=received(data))
     except Invalid as exc:
-        return render_task(detail, data, exc.field_errors, exc.message, 422)
+        return render_task(detail, data, exc.field_errors | missing, exc.message, 422)
     flash(_("已办理「%(name)s」", name=detail.row.name), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))

@@ -8,43 +8,40 @@ submission still counts as theirs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
-from flask import current_app, session
+from flask import current_app, g, session
 from sqlalchemy import select
 
-from runner.errors import NotFound
+from runner import evidence
+from runner.errors import Invalid, NotFound
 from runner.models import Upload
 
-_UNSAFE = re.compile(r"[\x00-\x1f/\\:*?\"<>|]+")
 _VALUE = re.compile(r"^upload:([0-9a-f]{64})/([^/\\]{1,200})$")
 _REMEMBERED = "uploaded"  # session key: hashes of files this user sent, newest last
 _REMEMBER_AT_MOST = 20  # the session may live in a cookie (4 KB)
 
 
-def clean_name(name: str) -> str:
-    name = _UNSAFE.sub("_", name or "").strip(" .")
-    return name[-200:] or "附件"
+def save_upload(storage) -> str | None:
+    """Check an uploaded file by its content and store it under its SHA-256; return the
+    `upload:<sha256>/<name>` data value, or None with the reason kept for the field (`upload_errors`)."""
+    # Read one byte past the limit, never the whole of an oversized stream.
+    limit = int(current_app.config.get("UPLOAD_MAX_FILE_BYTES", evidence.DEFAULT_MAX_BYTES))
+    content = storage.stream.read(limit + 1)
+    try:
+        checked = evidence.check(content, storage.filename or "", limit)
+    except Invalid as exc:
+        g.setdefault("upload_errors", {})[storage.name] = exc.message
+        return None
+    evidence.store(Path(current_app.config["UPLOAD_DIR"]), checked, content)
+    _remember(checked.sha256)
+    return f"upload:{checked.sha256}/{checked.name}"
 
 
-def save_upload(storage) -> str:
-    """Store an uploaded file under its SHA-256 and return the `upload:<sha256>/<name>` data value."""
-    digest = hashlib.sha256()
-    chunks = []
-    for chunk in iter(lambda: storage.stream.read(65536), b""):
-        digest.update(chunk)
-        chunks.append(chunk)
-    folder = Path(current_app.config["UPLOAD_DIR"])
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / digest.hexdigest()
-    if not target.exists():
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(b"".join(chunks))
-        tmp.replace(target)
-    _remember(digest.hexdigest())
-    return f"upload:{digest.hexdigest()}/{clean_name(storage.filename)}"
+def upload_errors() -> dict[str, str]:
+    """Files refused in this request, by field path: shown beside their fields."""
+    return dict(g.get("upload_errors") or {})
 
 
 def _remember(sha256: str) -> None:
@@ -71,10 +68,11 @@ def _strings(data):
 
 
 def case_file(rt, instance_id: int, sha256: str, name: str, data: dict) -> Path:
-    """The stored file SHA256 if it was uploaded into case INSTANCE_ID under NAME and the case still refers
-    to it; NotFound otherwise (the caller has already checked that the viewer may read the case)."""
+    """The stored file SHA256 if it was uploaded into case INSTANCE_ID under NAME; NotFound otherwise
+    (the caller has already checked that the viewer may read the case)."""
+    # Every file the case took stays readable, also one a later step or a correction superseded (history).
     path = upload_path(sha256)
-    if path is None or not references(data, f"upload:{sha256}/{name}"):
+    if path is None:
         raise NotFound("附件不存在")
     with rt.session() as s:
         recorded = s.scalar(select(Upload.id).where(Upload.instance_id == instance_id, Upload.sha256 == sha256,

@@ -75,8 +75,10 @@ def test_case_transfer_across_two_units(rt, live_server, signed_in, clock, artif
     row = sender.get_by_role("row").filter(has_text=TITLE)
     expect(row).to_contain_text("剩 2 个工作日")
     row.get_by_role("link", name="办理", exact=True).click()
-    sender.get_by_label("移送函文号").fill("源市监移〔2026〕1号")
-    sender.get_by_label("移送函发出日期").fill("2026-03-03")
+    # the letter's number and date are the system's: issue it from the task, then come back to send it
+    sender.get_by_role("link", name="出具涉嫌违法案件移送函").click()
+    sender.locator("#issue-transfer_letter").locator("..").get_by_role("button", name="出具").click()
+    expect(sender.get_by_text("已出具：县市场监管局移〔2026〕第1号")).to_be_visible()
     sender.get_by_label("材料名称").fill("涉嫌违法案件移送函")
     sender.get_by_label("页数").fill("2")
     sender.get_by_label("平台送达").check()

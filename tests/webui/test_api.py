@@ -2,6 +2,7 @@
 
 import pytest
 
+from runner.documents import issue_document
 from runner.org import DEMO_PASSWORD
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import LETTER, RECEIVER, REGISTER, SENDER, denied, open_task, start_transfer
@@ -44,6 +45,8 @@ def test_whole_transfer_through_the_api(rt, api):
     mine = sender.get("/api/tasks").get_json()
     assert mine["total"] == 1 and mine["tasks"][0]["id"] == letter
     assert mine["tasks"][0]["due_at"] == "2026-03-06T00:00:00+08:00" and mine["tasks"][0]["days_left"] == 3
+    assert sender.post(f"/api/tasks/{letter}/complete", LETTER).status_code == 422  # the letter is not issued
+    issue_document(rt, SENDER, iid, "transfer_letter", T0)
     assert sender.post(f"/api/tasks/{letter}/complete", LETTER).status_code == 200
     review = receiver.get("/api/tasks").get_json()["tasks"][0]
     assert review["element_id"] == "review_transfer"
@@ -93,6 +96,7 @@ def test_foreign_task_replay_and_unknown_are_json_errors(rt, api):
         assert resp.status_code == 403 and "无权" in resp.get_json()["error"]
     assert api("water.officer").get(f"/api/instances/{iid}").status_code == 403
     assert snapshot(rt) == before and denied(rt) == refused + 4
+    issue_document(rt, SENDER, iid, "transfer_letter", T0)
     assert sender.post(f"/api/tasks/{letter.id}/complete", LETTER).status_code == 200
     replay = sender.post(f"/api/tasks/{letter.id}/complete", LETTER)
     assert replay.status_code == 403 and "已办理完毕" in replay.get_json()["error"]

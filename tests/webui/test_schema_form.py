@@ -8,6 +8,9 @@ import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from runner.config import ROOT
+from runner.documents import issue_document
+from runner.errors import Invalid
+from runner.services import complete_task
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import LETTER, RECEIVER, REGISTER, SENDER, open_task, start_transfer
 from tests.webui.test_api import Api
@@ -217,15 +220,18 @@ def test_the_letter_date_is_checked_against_the_notice_and_today(rt, api, letter
     iid = start_transfer(rt, T0, upto="letter")
     task = open_task(rt, iid, "send_letter")
     before = snapshot(rt)
-    resp = api(SENDER).post(f"/api/tasks/{task.id}/complete", {**LETTER, "letter_date": letter_date})
-    assert resp.status_code == 422 and resp.get_json()["fields"] == {"letter_date": words}
+    # the web and the API take the date from the issued letter; the diagram's check still guards the step
+    with pytest.raises(Invalid) as refused:
+        complete_task(rt, SENDER, task.id, {**LETTER, "letter_date": letter_date}, T0)
+    assert refused.value.field_errors == {"letter_date": words}
     assert snapshot(rt) == before
 
 
 def test_the_summary_names_a_field_once_and_a_zero_page_count_comes_back(rt, browser):
     iid = start_transfer(rt, T0, upto="letter")
     task = open_task(rt, iid, "send_letter")
-    form = {"letter_number": "源市监移〔2026〕1号", "letter_date": "2026-03-02", "delivery": "platform",
+    issue_document(rt, SENDER, iid, "transfer_letter", T0)  # its number and date are the letter's, not typed
+    form = {"delivery": "platform",
             "materials.0.name": "移送函", "materials.0.pages": "0",
             "materials.1.name": "笔录", "materials.1.pages": "0"}
     before = snapshot(rt)

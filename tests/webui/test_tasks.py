@@ -27,9 +27,11 @@ def test_task_page_shows_form_clauses_case_data_and_deadline(rt, browser):
     task = open_task(rt, iid, "send_letter")
     html = browser(SENDER).get(f"/tasks/{task.id}").get_data(as_text=True)
     # labelled fields of every kind this form asks for
-    for label in ("移送函文号", "移送函发出日期", "随函移送的材料和证据", "材料名称", "页数", "送达方式", "平台送达"):
+    for label in ("随函移送的材料和证据", "材料名称", "页数", "送达方式", "平台送达", "涉嫌违法案件移送函"):
         assert label in html, label
-    assert '<label for="f-letter_number">' in html and 'type="date"' in html and 'name="materials.0.name"' in html
+    # the letter's number and date are not typed: the system sets them when the letter is issued
+    assert 'name="letter_number"' not in html and "文号和日期由系统在出具时生成" in html
+    assert 'name="materials.0.name"' in html and 'type="file" id="f-materials-0-file"' in html
     # the Chinese restatement of P5 (cited in the element's documentation), and the deadline
     assert "P5" in html and "通报之日起 3 个工作日内" in html
     assert "2026-03-05 24:00" in html and "剩 3 个工作日" in html
@@ -57,7 +59,7 @@ def test_invalid_submission_comes_back_with_input_kept_and_errors_beside_fields(
 
 
 @pytest.mark.parametrize(("form", "field"), [
-    ({**LETTER_FORM, "letter_date": "03/03/2026"}, "letter_date"),
+    (LETTER_FORM, "letter_number"),  # no transfer letter issued yet: its number cannot be typed instead
     ({**LETTER_FORM, "materials.0.pages": "两页"}, "materials.0.pages"),
     ({**LETTER_FORM, "materials.0.pages": "0"}, "materials.0.pages"),
     ({**LETTER_FORM, "delivery": "pigeon"}, "delivery"),

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from runner.calendar import TZ
+from runner.documents import issue_document
 from runner.models import AuditEntry, HumanTask, User
 from runner.services import claim_task, fire_due_timers
 from tests.conftest import T0, snapshot
@@ -100,6 +101,7 @@ def test_head_reassigns_a_claimed_task_to_a_colleague_audited_by_name(rt, app, b
     assert browser(SENDER).get(f"/tasks/{late_claimed}").status_code == 403
     li = browser(colleague)
     assert li.get(f"/tasks/{late_claimed}").status_code == 200
+    _issue_letter(rt, late_claimed, colleague)
     assert Api(app, colleague).post(f"/api/tasks/{late_claimed}/complete", LETTER).status_code == 200
 
 
@@ -134,8 +136,16 @@ def test_reassign_to_someone_outside_the_unit_is_refused_and_nothing_changes(rt,
     assert snapshot(rt) == before
 
 
+def _issue_letter(rt, task_id: str, username: str) -> None:
+    """The transfer letter of the task's case: its number and date are what the step records."""
+    with rt.session() as s:
+        iid = s.get(HumanTask, task_id).instance_id
+    issue_document(rt, username, iid, "transfer_letter", T0)
+
+
 def test_a_finished_task_cannot_be_reassigned(rt, app, late_claimed):
-    Api(app, SENDER).post(f"/api/tasks/{late_claimed}/complete", LETTER)
+    _issue_letter(rt, late_claimed, SENDER)
+    assert Api(app, SENDER).post(f"/api/tasks/{late_claimed}/complete", LETTER).status_code == 200
     before = snapshot(rt)
     resp = Api(app, HEAD).post(f"/api/tasks/{late_claimed}/reassign", {"to": HEAD})
     assert resp.status_code == 403 and "任务已结束" in resp.get_json()["error"]

@@ -1,0 +1,105 @@
+"""The information resource catalogue (F4): units publish entries, grant standing access; a query chooses an
+entry of its target unit (or says why none fits), and under a standing authorisation skips authentication."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from runner.models import AuditEntry, CatalogueEntry, HumanTask, ProcessInstance, StandingGrant
+from tests.conftest import snapshot
+
+ENTRY = {"name": "医疗机构执业登记信息", "description": "全县医疗机构执业许可证登记事项",
+         "fields": "机构名称\n统一社会信用代码\n诊疗科目\n有效期", "answer_mode": "lookup", "restriction_basis": ""}
+QUERY = {"title": "查询某诊所执业登记信息", "target_unit": "health", "category": "执法信息资源目录",
+         "query_content": "某诊所的医疗机构执业许可证登记事项。", "purpose": "核实执业主体。",
+         "legal_basis": "《中华人民共和国行政处罚法》第五十五条。", "urgent": "false"}
+
+
+def publish(browser) -> int:
+    health = browser("health.officer")
+    assert health.post("/catalogue", ENTRY).status_code == 302
+    return health
+
+
+def entry_id(rt) -> int:
+    with rt.session() as s:
+        return s.scalars(select(CatalogueEntry.id)).one()
+
+
+def open_tasks(rt, iid) -> list[str]:
+    with rt.session() as s:
+        return sorted(s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == iid,
+                                                                   HumanTask.status == "open")))
+
+
+def started(resp) -> int:
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-3000:]
+    return int(resp.headers["Location"].split("/")[-1]) if "/instances/" in resp.headers["Location"] else None
+
+
+def newest_case(rt) -> int:
+    with rt.session() as s:
+        return s.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id.desc())).first()
+
+
+def test_a_unit_publishes_its_catalogue_and_only_its_staff_keep_it(rt, browser):
+    health = publish(browser)
+    page = browser("market_regulation.officer").get("/catalogue?unit=health").get_data(as_text=True)
+    assert "医疗机构执业登记信息" in page and "统一社会信用代码" in page and "即时查询" in page
+    assert "health" not in re.sub(r"<[^>]+>", "", page)  # no unit code shown to a person
+    before = snapshot(rt)
+    resp = health.post("/catalogue", {**ENTRY, "name": "", "answer_mode": "fax"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "请填写数据集名称" in html and "请选择答复方式" in html
+    other = browser("market_regulation.officer")
+    assert other.post("/catalogue", {**ENTRY, "entry": str(entry_id(rt))}).status_code == 403
+    assert other.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 403
+    assert snapshot(rt) == before
+
+
+def test_a_query_under_a_standing_authorisation_is_answered_without_authentication(rt, browser):
+    health = publish(browser)
+    eid = entry_id(rt)
+    assert health.post(f"/catalogue/{eid}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
+    assert "县市场监管局" in health.get("/catalogue?unit=health").get_data(as_text=True)
+    asker = browser("market_regulation.officer")
+    form = asker.get("/start/info_query").get_data(as_text=True)
+    assert "县卫生健康局：医疗机构执业登记信息（即时查询）" in form
+    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(eid)}))
+    iid = newest_case(rt)
+    assert open_tasks(rt, iid) == ["answer_query"]
+    with rt.session() as s:
+        read = s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read")).one()
+    assert read.actor == "market_regulation.officer" and read.instance_id == iid
+    assert read.changes["shared_read"] == {"entry": eid, "standing": True} and "医疗机构执业登记信息" in read.detail
+    # the answering officer sees the entry the query chose, and that no authentication is needed
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid)).one()
+    page = health.get(f"/tasks/{answer}").get_data(as_text=True)
+    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复"):
+        assert words in page, words
+
+
+def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, browser):
+    publish(browser)
+    asker = browser("ecology_environment.officer")
+    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt)),
+                                             "standing_authorisation": "true"}))
+    assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
+    with rt.session() as s:
+        assert s.scalars(select(StandingGrant)).all() == []
+
+
+def test_a_query_names_an_entry_of_its_target_or_says_why_none_fits(rt, browser):
+    publish(browser)
+    asker = browser("market_regulation.officer")
+    before = snapshot(rt)
+    resp = asker.post("/start/info_query", QUERY)
+    assert resp.status_code == 422 and "说明没有合适条目的理由" in resp.get_data(as_text=True)
+    resp = asker.post("/start/info_query", {**QUERY, "target_unit": "water", "catalogue_entry": str(entry_id(rt))})
+    assert resp.status_code == 422 and "不是被查询单位目录中的条目" in resp.get_data(as_text=True)
+    assert snapshot(rt) == before
+    started(asker.post("/start/info_query", {**QUERY, "no_entry_reason": "所需信息为案件办理中的临时数据，未列入目录"}))
+    assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
