@@ -58,7 +58,7 @@ START_DATA = {"initiator", "initiator_unit", "initiator_unit_kind", "started_at"
 RUNTIME_ONLY = {"quarter_statistics", "open_task_units", "refuse"}  # need a database or a submitted form
 # what scripts may also use (they run with Python's builtins; expressions are kept to SAFE_BUILTINS)
 SCRIPT_BUILTINS = {"print", "str", "getattr", "hasattr", "map", "filter", "reversed", "next", "iter", "format",
-                   "ValueError", "Exception"}
+                   "ValueError", "Exception", "NameError", "KeyError", "TypeError"}
 
 
 def validate_files(paths: list[Path], engine: Engine, rules: dict[str, str]) -> list[Problem]:
