@@ -212,6 +212,16 @@ FIVE_DAYS = {
     "case_transfer__separated_powers_requires_p6": [('send_letter: "2026-03-05 24:00"',
                                                      'send_letter: "2026-03-09 24:00"')],
     "case_transfer__urgent_onsite": [('send_letter: "2026-03-05 24:00"', 'send_letter: "2026-03-09 24:00"')],
+    # reminders, 督办 and referral (issue 9): every moment after the deadline moves two working days later
+    "case_transfer__deadline_reminder_overdue_notices_referral": [
+        ('"2026-03-10 24:00"', '"2026-03-12 24:00"'),
+        ("2026-03-17T09:00", "2026-03-19T09:00"), ("2026-03-16T09:00", "2026-03-18T09:00"),
+        ("2026-03-11T09:00", "2026-03-13T09:00"), ("2026-03-10T20:00", "2026-03-12T20:00"),
+        ("2026-03-09T09:00", "2026-03-11T09:00"), ('letter_date: "2026-03-17"', 'letter_date: "2026-03-19"'),
+        ("至3月17日方发出", "至3月19日方发出")],
+    "case_transfer__late_twice_proposed_for_referral": [
+        ("2026-03-11 24:00", "2026-03-17 24:00"), ("2026-03-12T09:00", "2026-03-18T09:00"),
+        ("2026-03-06T09:00", "2026-03-10T09:00"), ('letter_date: "2026-03-06"', 'letter_date: "2026-03-10"')],
 }
 
 

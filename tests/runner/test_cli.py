@@ -107,6 +107,7 @@ def test_trace_prints_every_rule_with_its_elements_scenarios_and_the_gaps(tmp_pa
     assert lines[0] == "规则追溯（2026-12-02）" and "今日无现行版本" in lines[1]
     p5 = lines.index(next(line for line in lines if line.startswith("P5 ")))
     assert "「发出移送函并移送材料」(send_letter)" in lines[p5 + 1]
-    assert lines[p5 + 2] == "  场景：case_transfer__receiver_notified；另有 9 个场景经由承载它的环节"
+    others = len(list((ROOT / "tests" / "scenarios").glob("case_transfer__*.yaml"))) - 1
+    assert lines[p5 + 2] == f"  场景：case_transfer__receiver_notified；另有 {others} 个场景经由承载它的环节"
     assert "没有场景检验的规则：F2、V1" in out.stdout and "没有环节承载的规则：无" in out.stdout
     assert liandong("trace", "--date", "2026-13-01", env=env).returncode == 2

@@ -44,7 +44,7 @@ def _only(rt, version, **texts):
 
 def test_seeded_versions_carry_their_procedures_scenario_files(rt):
     files = sorted(p.stem for p in (ROOT / "tests" / "scenarios").glob("case_transfer__*.yaml"))
-    assert sorted(_row(rt, 1).scenarios) == files and len(files) == 10
+    assert sorted(_row(rt, 1).scenarios) == files and len(files) >= 10
     assert _row(rt, 1).scenarios[ACCEPTED] == (ROOT / "tests" / "scenarios" / f"{ACCEPTED}.yaml").read_text("utf-8")
     assert set(_row(rt, 1, "quarterly_meeting").scenarios) == set(scenario_texts("quarterly_meeting"))
 

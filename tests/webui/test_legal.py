@@ -92,7 +92,7 @@ def test_successor_creates_a_draft_with_window_basis_and_the_scenarios(browser, 
     row = _draft(legal, rt)
     assert (row.status, row.effective_from, row.effective_to, row.basis_number) == (
         "draft", "2026-11-20", "2031-11-19", SUCCESSOR["basis_number"])
-    assert row.author == LEGAL and row.scenarios == _row(rt, 1).scenarios and len(row.scenarios) == 10
+    assert row.author == LEGAL and row.scenarios == _row(rt, 1).scenarios and len(row.scenarios) >= 10
 
 
 @pytest.mark.parametrize("bad, field, text", [
@@ -336,9 +336,10 @@ def test_a_draft_scenario_is_deleted_and_an_unknown_one_is_404(browser, rt, toda
     legal = browser(LEGAL)
     _draft(legal, rt)
     assert legal.get("/legal/case_transfer/2/scenarios?name=case_transfer__nothing").status_code == 404
+    kept = len(_row(rt, 2).scenarios)
     resp = legal.post("/legal/case_transfer/2/scenarios", {"name": "case_transfer__urgent_onsite", "delete": "1"})
     assert resp.status_code == 302
-    assert "case_transfer__urgent_onsite" not in _row(rt, 2).scenarios and len(_row(rt, 2).scenarios) == 9
+    assert "case_transfer__urgent_onsite" not in _row(rt, 2).scenarios and len(_row(rt, 2).scenarios) == kept - 1
     before = snapshot(rt)
     resp = legal.post("/legal/case_transfer/2/scenarios", {"name": "case_transfer__urgent_onsite", "delete": "1"})
     assert resp.status_code == 404 and snapshot(rt) == before
