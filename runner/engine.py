@@ -47,6 +47,27 @@ class _ClockedDatetime(datetime):
 
 spiff_timer.datetime = _ClockedDatetime
 
+# SpiffWorkflow stops walking the task tree at depth 1000, and a loop drawn as a back-edge makes the tree one
+# level deeper per step: after some 500 steps a case would silently stop (its ready tasks are never found and
+# it looks completed). We raise the walk's limit far above DEPTH_GUARD and refuse, with a message a person can
+# act on, any step that would take a case past DEPTH_GUARD: no loop length ends a case silently.
+TREE_WALK_LIMIT = 100_000
+DEPTH_GUARD = 4_000
+
+
+def _raise_walk_limit() -> None:
+    from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+    from SpiffWorkflow.util.task import TaskIterator
+
+    for cls in (TaskIterator, BpmnTaskIterator):
+        names = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
+        defaults = list(cls.__init__.__defaults__)
+        defaults[names.index("max_depth") - (len(names) - len(defaults))] = TREE_WALK_LIMIT
+        cls.__init__.__defaults__ = tuple(defaults)
+
+
+_raise_walk_limit()
+
 
 @contextlib.contextmanager
 def clock_at(now: datetime) -> Iterator[None]:
@@ -188,6 +209,7 @@ class Engine:
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.script_engine = PythonScriptEngine(environment=TaskDataEnvironment(self.script_globals()))
         self._validator: BpmnValidator | None = None
+        self.depth_guard = DEPTH_GUARD  # a test may lower it
 
     # -- functions a diagram may call in expressions and scripts -----------------------------
     def script_globals(self) -> dict:
@@ -357,6 +379,14 @@ class Engine:
                 wf.do_engine_steps()
             except WorkflowException as exc:
                 raise _engine_error(exc) from exc
+        self._check_depth(wf)
+
+    def _check_depth(self, wf: BpmnWorkflow) -> None:
+        """Refuse a step that takes the case's history deeper than depth_guard (see DEPTH_GUARD)."""
+        live = _tasks(wf, state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        if live and max(t.depth for t in live) > self.depth_guard:
+            raise EngineError("本案件已反复往返办理太多轮次，超出系统为单个案件保留的办理记录上限，本次办理未保存。"
+                              "请联系县政府督查室督查结案，如需继续请重新发起")
 
     def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime,
                  owned: tuple[str, ...] | list[str] = ()) -> dict:
@@ -542,21 +572,66 @@ class Engine:
 
     # -- persistence --------------------------------------------------------------------------
     def dump_state(self, wf: BpmnWorkflow) -> tuple[str, str]:
-        dct = self.serializer.to_dict(wf)
-        dct.pop("spec", None)
-        dct.pop("subprocess_specs", None)
+        """The workflow's state without its spec (stored once per version): what serializer.to_dict gives,
+        less the spec and subprocess specs, which it would convert on every action only to be dropped."""
+        conv = self._workflow_converter
+        dct = conv.__class__.__mro__[1].to_dict(conv, wf)  # WorkflowConverter.to_dict: data, tasks, root
+        dct["subprocesses"] = conv.mapping_to_dict(wf.subprocesses)
+        dct["bpmn_events"] = self.serializer.registry.convert(wf.bpmn_events)
+        dct["typename"] = self.serializer.registry.typenames[BpmnWorkflow]
         return json.dumps(dct), self.serializer.VERSION
 
-    def load_state(self, state_json: str, spec_json: str, version: str) -> BpmnWorkflow:
-        dct = json.loads(state_json)
+    def restore_spec(self, spec_json: str) -> LoadedSpec:
+        """Deserialize a version's stored spec once; a LoadedSpec is shared by every case of that version."""
         specs = json.loads(spec_json)
-        dct["spec"] = specs["spec"]
-        dct["subprocess_specs"] = specs["subprocess_specs"]
-        dct[self.serializer.VERSION_KEY] = version
-        self.serializer.migrate(dct)
-        wf = self.serializer.from_dict(dct)
+        registry = self.serializer.registry
+        return LoadedSpec(registry.restore(specs["spec"]),
+                          {k: registry.restore(v) for k, v in specs["subprocess_specs"].items()}, spec_json)
+
+    def load_state(self, state_json: str, spec: LoadedSpec | str, version: str) -> BpmnWorkflow:
+        """Rebuild a workflow from its stored state and its version's spec (a LoadedSpec, or its JSON)."""
+        if isinstance(spec, str):
+            spec = self.restore_spec(spec)
+        dct = json.loads(state_json)
+        if version != self.serializer.VERSION:  # an older format: migrate it with the spec, the slow way
+            specs = json.loads(spec.spec_json)
+            dct["spec"], dct["subprocess_specs"] = specs["spec"], specs["subprocess_specs"]
+            dct[self.serializer.VERSION_KEY] = version
+            self.serializer.migrate(dct)
+            wf = self.serializer.from_dict(dct)
+        else:
+            wf = self._restore(dct, spec)
         wf.script_engine = self.script_engine  # globals are not serialized
         return wf
+
+    def _restore(self, dct: dict, spec: LoadedSpec) -> BpmnWorkflow:
+        """BpmnWorkflowConverter.from_dict with the version's spec objects already built (it would rebuild
+        the whole spec from JSON on every action)."""
+        from uuid import UUID
+
+        conv = self._workflow_converter
+        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, deserializing=True)
+        wf.tasks = conv.mapping_from_dict(dct["tasks"], UUID, workflow=wf)
+        wf.task_tree = wf.tasks.get(UUID(dct["root"]))
+        conv.set_default_attributes(wf, dct)
+        conv.subprocesses_from_dict(dct["subprocesses"], wf)
+        wf.bpmn_events = self.serializer.registry.restore(dct.pop("bpmn_events", []))
+        return wf
+
+    @property
+    def _workflow_converter(self):
+        """The serializer's converter for BpmnWorkflow (its registry keeps it inside a partial)."""
+        registry = self.serializer.registry
+        return registry.convert_from_dict[registry.typenames[BpmnWorkflow]].args[0].__self__
+
+
+@dataclass
+class LoadedSpec:
+    """One version's deserialized process spec and subprocess specs, with the JSON they came from."""
+
+    spec: object
+    subprocess_specs: dict
+    spec_json: str
 
 
 def _tasks(wf: BpmnWorkflow, **filters) -> list:

@@ -103,6 +103,8 @@ class ProcessInstance(Base):
     state_json: Mapped[str] = mapped_column(Text)
     data_summary: Mapped[dict] = mapped_column(JSON, default=dict)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # Joined for reads (a page may use it after its session closed); the write path loads only the head of
+    # the definition row (runner.services.lock_instance) and the runtime caches the parsed version.
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
@@ -237,3 +239,13 @@ class UserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BusinessKeyCounter(Base):
+    """The last number given out for one business-key stem (prefix and day, e.g. "AJYS-20260302-"): a start
+    takes the next one with one UPDATE, which on PostgreSQL holds the row until commit, so two starts never
+    get the same key and nothing counts or scans the instances."""
+
+    __tablename__ = "business_key_counters"
+    stem: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
