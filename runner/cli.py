@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.calendar import CalendarError, WorkingCalendar
 from runner.config import settings_from_env
+from runner.serve import cmd_serve, serve_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit", help="审计日志")
     p.add_argument("audit_command", choices=["verify"], help="verify：校验哈希链，找出被删除或改动的记录")
     _versions_parser(sub)
+    serve_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -284,7 +286,8 @@ def cmd_audit(args) -> int:
 
 
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
-            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions}
+            "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
+            "serve": cmd_serve}
 
 if __name__ == "__main__":
     sys.exit(main())

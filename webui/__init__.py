@@ -57,9 +57,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     inputs.init_inputs(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, start.bp, instances.bp, api.bp):
         app.register_blueprint(blueprint)
+    from webui import ops
 
-    @app.get("/healthz")
-    def healthz():
-        return {"ok": True}
+    ops.init_ops(app)  # /healthz (checks the database) and /metrics (Prometheus)
 
     return app
