@@ -1,7 +1,7 @@
 """baseline: the schema of issue 10 (every table of runner/models.py then, and the audit log's triggers)
 
 Revision ID: 0001_baseline
-Revises: 
+Revises: (none)
 """
 
 import sqlalchemy as sa
