@@ -125,3 +125,25 @@ def test_concurrent_starts_never_collide(rt):
         keys = list(s.scalars(select(ProcessInstance.business_key)))
         assert len(keys) == len(set(keys)) == 12
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "start")) == 12
+
+
+def test_inbox_and_case_list_counts_stop_at_the_cap(rt):
+    from sqlalchemy import insert
+
+    from runner.queries import CaseFilters, InboxFilters, cases, find_viewer, inbox
+    from runner.queries.rows import COUNT_CAP
+
+    iid = start_process(rt, OFFICER, "case_transfer", START, T0)
+    officer = find_viewer(rt, OFFICER)
+    assert inbox(rt, officer, InboxFilters(), T0).total_text == "1"
+    with rt.session() as s, s.begin():
+        s.execute(insert(HumanTask), [
+            {"id": f"bulk-{i}", "instance_id": iid, "process_key": "case_transfer", "business_key": "K", "title": "",
+             "element_id": "register_case", "name": "登记移送案件", "kind": "task", "unit_code": "market_regulation",
+             "role": "officer", "rules": [], "documentation": "", "status": "open", "created_at": T0}
+            for i in range(COUNT_CAP + 5)])
+    page = inbox(rt, officer, InboxFilters(page=2), T0)
+    assert page.capped and page.total_text == "1000+" and page.total == COUNT_CAP + 1
+    assert len(page.rows) == 20 and page.pages > page.page  # the next page is still offered
+    listed = cases(rt, officer, CaseFilters())
+    assert not listed.capped and listed.total == 1
