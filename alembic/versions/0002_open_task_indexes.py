@@ -5,6 +5,7 @@ Revises: 0001_baseline
 """
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0002_open_task_indexes"
