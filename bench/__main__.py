@@ -72,6 +72,11 @@ def run(args) -> dict:
     notes: dict = {"sizes": n, "postgresql": "skipped" if args.no_pg else (pg_problem or "reachable")}
     curves: list = []
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only and "actions" not in args.only:
+            for _name, fn in _later_parts():
+                fn(args, n, tmp, use_pg, result, notes)
+            result["notes"] = notes
+            return result
         with throwaway_database(None, tmp) as url:
             ratio, growth, detail = measure_actions(url, n, curves)
         result["persisted_vs_bare"] = {"sqlite": ratio, "postgresql": None}
