@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -154,6 +155,19 @@ class ProcessBundle:
     documentation: str = ""
     start_properties: dict[str, str] = field(default_factory=dict)
     start_form: str | None = None
+
+    def form_variable(self, element_id: str) -> str | None:
+        """The variable step ELEMENT_ID keeps its form answer under (None: field by field at the top)."""
+        use = self.form_index.get(element_id)
+        return use.variable if use else None
+
+    @functools.cached_property
+    def form_index(self) -> dict[str, FormUse]:
+        """Element id -> where its form's answer is kept; walked once per parsed version."""
+        index: dict[str, FormUse] = {}
+        for use in Engine.form_uses(self):
+            index.setdefault(use.element_id, use)
+        return index
 
 
 @dataclass
@@ -581,6 +595,10 @@ class Engine:
         dct["typename"] = self.serializer.registry.typenames[BpmnWorkflow]
         return json.dumps(dct), self.serializer.VERSION
 
+    def open(self, bundle: ProcessBundle, spec: LoadedSpec | str, state_json: str, version: str) -> Case:
+        """The case stored as STATE_JSON (of the version whose parsed BUNDLE and SPEC are given)."""
+        return Case(self, bundle, self.load_state(state_json, spec, version))
+
     def restore_spec(self, spec_json: str) -> LoadedSpec:
         """Deserialize a version's stored spec once; a LoadedSpec is shared by every case of that version."""
         specs = json.loads(spec_json)
@@ -623,6 +641,49 @@ class Engine:
         """The serializer's converter for BpmnWorkflow (its registry keeps it inside a partial)."""
         registry = self.serializer.registry
         return registry.convert_from_dict[registry.typenames[BpmnWorkflow]].args[0].__self__
+
+
+@dataclass
+class Case:
+    """One case's workflow, opened for one action or one read (Engine.open): its data is merged once and kept
+    until a step changes it; the version's knowledge (form variables, documentation) comes from its bundle."""
+
+    engine: Engine
+    bundle: ProcessBundle
+    wf: BpmnWorkflow
+    _data: dict | None = None
+
+    @property
+    def data(self) -> dict:
+        """The case data (Engine.data), built once per change of the workflow."""
+        if self._data is None:
+            self._data = self.engine.data(self.wf)
+        return self._data
+
+    def form_variable(self, element_id: str) -> str | None:
+        return self.bundle.form_variable(element_id)
+
+    @property
+    def documentation(self) -> str:
+        return self.bundle.documentation
+
+    def labels(self) -> dict[str, str]:
+        """Variable -> the name of the step whose answer it holds."""
+        return {use.variable: use.name for use in Engine.form_uses(self.bundle) if use.variable}
+
+    def complete(self, task_id: str, answer: dict, now: datetime, owned=()) -> dict:
+        self._data = None
+        return self.engine.complete(self.wf, task_id, answer, now, owned)
+
+    def advance(self, now: datetime) -> None:
+        self._data = None
+        self.engine.advance(self.wf, now)
+
+    def ready_user_tasks(self) -> list[ReadyTask]:
+        return self.engine.ready_user_tasks(self.wf)
+
+    def dump(self) -> tuple[str, str]:
+        return self.engine.dump_state(self.wf)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runner.calendar import TZ, WorkingCalendar
 from runner.config import Settings
 from runner.db import create_schema, make_engine, make_session_factory
-from runner.engine import DiagramError, Engine, LoadedSpec, ProcessBundle
+from runner.engine import Case, DiagramError, Engine, LoadedSpec, ProcessBundle
 from runner.models import ProcessDefinition, Unit
 from runner.rules import load_originals, load_restatements, load_rules
 
@@ -76,6 +76,12 @@ class Runtime:
     def bundle(self, process_key: str) -> ProcessBundle | None:
         """The diagram file's bundle: for naming procedures only; a case must use bundle_for(its definition)."""
         return self.bundles.get(process_key)
+
+    def open(self, inst) -> Case:
+        """Case INST (a ProcessInstance) opened with its own version's cached bundle and spec."""
+        definition = inst.definition
+        return self.engine.open(self.bundle_for(definition), spec_for(self, definition), inst.state_json,
+                                inst.serializer_version)
 
     def bundle_for(self, definition: ProcessDefinition) -> ProcessBundle:
         """The parsed bundle of one stored version (its own XML and forms), cached by definition id and checksum

@@ -251,18 +251,17 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             check_unit_roles(schema, data, _unit_kinds(rt, s), user.unit_code)
         elif data:
             raise Invalid("该任务没有表单，不应提交数据")
-        wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
-        before = rt.engine.data(wf)
-        variable = _form_variable(bundle, row.element_id)
+        case = rt.open(inst)
+        before = case.data
+        variable = case.form_variable(row.element_id)
         owned = [variable] if variable else form_names(bundle.forms.get(row.form_file) if row.form_file else None)
         with session_bound(s):
-            own = rt.engine.complete(wf, task_id, {variable: data} if variable else data, now, owned)
+            own = case.complete(task_id, {variable: data} if variable else data, now, owned)
         row.status, row.completed_at, row.completed_by = "completed", now, user.username
-        after = rt.engine.data(wf)
         s.add(AuditEntry(at=now, actor=user.username, action="complete", instance_id=inst.id, task_id=task_id,
                          element_id=row.element_id, detail=f"办理「{row.name}」",
-                         changes=_completion_changes(rt, bundle, before, after, own)))
-        sync_instance(rt, s, inst, wf, now, data=after)
+                         changes=_completion_changes(rt, bundle, before, case.data, own)))
+        sync_instance(rt, s, inst, case.wf, now, data=case.data)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
         return inst.id
@@ -286,14 +285,7 @@ _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 def _form_variable(bundle, element_id: str) -> str | None:
     """The variable the step ELEMENT_ID keeps its form answer under, in BUNDLE (the case's own version)."""
-    # A multi-instance task has a container spec with the same element id but no extensions: skip it.
-    specs = list(bundle.spec.task_specs.values()) + [
-        ts for sub in bundle.subprocess_specs.values() for ts in sub.task_specs.values()]
-    for spec in specs:
-        props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
-        if spec.bpmn_id == element_id and props:
-            return props.get("formDataVariable")
-    return None
+    return bundle.form_variable(element_id)
 
 
 # -- claim, release, delegate -----------------------------------------------------------------
