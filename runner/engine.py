@@ -397,7 +397,7 @@ class Engine:
 
     def _check_depth(self, wf: BpmnWorkflow) -> None:
         """Refuse a step that takes the case's history deeper than depth_guard (see DEPTH_GUARD)."""
-        live = _tasks(wf, state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        live = _flat_tasks(wf, TaskState.READY | TaskState.WAITING | TaskState.STARTED)
         if live and max(t.depth for t in live) > self.depth_guard:
             raise EngineError("本案件已反复往返办理太多轮次，超出系统为单个案件保留的办理记录上限，本次办理未保存。"
                               "请联系县政府督查室督查结案，如需继续请重新发起")
@@ -577,9 +577,10 @@ class Engine:
         under the same name, so merging them would show the last one as if it were the case's. Their answers
         are in the output collection, taken from a running multi-instance task as it fills up."""
         merged = dict(wf.data)
-        tasks = [t for t in _tasks(wf, state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING)
-                 if not _is_instance(t)]
-        tasks += [t for t in _tasks(wf, state=TaskState.STARTED) if isinstance(t.task_spec, MultiInstanceTask)]
+        states = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        tasks = [t for t in _flat_tasks(wf, states)
+                 if (isinstance(t.task_spec, MultiInstanceTask) if t.state == TaskState.STARTED
+                     else not _is_instance(t))]
         for task in sorted(tasks, key=lambda t: t.last_state_change):
             merged.update(task.data)
         return merged
@@ -700,6 +701,16 @@ def _tasks(wf: BpmnWorkflow, **filters) -> list:
     out = list(wf.get_tasks(**filters))
     for sub in wf.subprocesses.values():
         out += sub.get_tasks(**filters)
+    return out
+
+
+def _flat_tasks(wf: BpmnWorkflow, states: int) -> list:
+    """Tasks of WF and its subprocesses in any of STATES, read from their flat task tables: the same tasks a
+    tree walk finds (every task of a workflow is in its table), in one pass without the walk's bookkeeping,
+    which costs more than anything else at step 500 of a long case. Order: the tables' (callers sort)."""
+    out = [t for t in wf.tasks.values() if t.state & states]
+    for sub in wf.subprocesses.values():
+        out += [t for t in sub.tasks.values() if t.state & states]
     return out
 
 
