@@ -38,12 +38,12 @@ def _pg_reachable(url: str) -> str | None:
         return str(exc).splitlines()[0]
 
 
-def sizes(smoke: bool, instances: int | None) -> dict:
+def sizes(smoke: bool, instances: int | None, timers: int | None = None) -> dict:
     if smoke:
         return {"paths": 2, "steps": 24, "early": 10, "late": 20, "instances": 2000, "starts": 4,
                 "timers": 20, "http_users": 2, "http_seconds": 3}
     return {"paths": 20, "steps": 500, "early": 10, "late": 500, "instances": instances or 1_000_000,
-            "starts": 25, "timers": 3000, "http_users": 50, "http_seconds": 120}
+            "starts": 25, "timers": timers or 3000, "http_users": 50, "http_seconds": 120}
 
 
 def measure_actions(url: str, n: dict, plot: list | None = None) -> tuple[float, float, dict]:
@@ -65,7 +65,7 @@ def measure_actions(url: str, n: dict, plot: list | None = None) -> tuple[float,
 
 
 def run(args) -> dict:
-    n = sizes(args.smoke, args.instances)
+    n = sizes(args.smoke, args.instances, args.timers)
     pg_problem = None if args.no_pg else _pg_reachable(args.pg)
     use_pg = not args.no_pg and pg_problem is None
     result: dict = {k: None for k in KEYS}
@@ -88,7 +88,8 @@ def run(args) -> dict:
             result["persisted_vs_bare"]["postgresql"] = ratio
             result["step_growth"]["postgresql"] = growth
             notes["actions_postgresql"] = detail
-        for _name, fn in _later_parts():
+        for name, fn in _later_parts():
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
             fn(args, n, tmp, use_pg, result, notes)
     if args.plot:
         from bench.plot import write_svg
@@ -125,6 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL URL (a schema of its own is made and dropped)")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--instances", type=int, help="instances for the list figures (default 1,000,000)")
+    parser.add_argument("--timers", type=int, help="due timers for the sweep figures (default 3,000)")
     parser.add_argument("--only", default="", help="comma-separated parts to run: actions,lists,starts,timers,http")
     parser.add_argument("--plot", default="", help="write the action cost against step as SVG here")
     args = parser.parse_args(argv)
