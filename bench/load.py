@@ -92,7 +92,10 @@ def load(base: str, users: int, seconds: float) -> dict:
             i += 1
             started = timed(lambda i=i: officer.call("POST", "/api/processes/case_transfer/start",
                                                      {"title": f"压测案件 {n}-{i}"}))
-            task = (started or {}).get("next_task")
+            if started is None:  # refused or no server: count it, and do not spin (it would inflate req/s)
+                time.sleep(1)
+                continue
+            task = started.get("next_task")
             if task:
                 done = timed(lambda t=task: officer.call("POST", f"/api/tasks/{t}/complete", actions.REGISTER))
                 task = (done or {}).get("next_task")
