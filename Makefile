@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv db vendor clean
+.PHONY: run test lint venv db vendor clean bench
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ run: venv vendor db
 	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/liandong worker & worker=$$!; \
 	$(BIN)/liandong run --host 127.0.0.1 --port 5000
+
+# The figures of issue 10 (docs/PERFORMANCE.md); needs PostgreSQL for most of them (--no-pg: SQLite only).
+bench: venv
+	$(BIN)/python -m bench --plot docs/bench_steps.svg $(BENCH_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -63,10 +63,11 @@ def uninstall(conn: Connection) -> None:
 def link(conn: Connection, entry: AuditEntry) -> None:
     """Give ENTRY the next number in the chain and its hash, and move the head (before it is inserted)."""
     # Update first: this takes the lock that serialises appends, so the read below sees the true last entry.
-    bumped = conn.execute(text("UPDATE audit_chain SET seq = seq + 1 WHERE id = 1")).rowcount
-    if bumped != 1:
+    # One round trip: RETURNING gives the new number and the previous hash (SQLite 3.35+, PostgreSQL).
+    head = conn.execute(text("UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")).first()
+    if head is None:
         raise RuntimeError("审计日志的哈希链头缺失，不能追加记录")
-    seq, prev = conn.execute(text("SELECT seq, hash FROM audit_chain WHERE id = 1")).one()
+    seq, prev = head
     entry.detail = entry.detail or ""
     entry.changes = _plain(entry.changes or {})
     entry.id, entry.prev_hash = seq, prev

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.calendar import CalendarError, WorkingCalendar
 from runner.config import settings_from_env
+from runner.serve import cmd_serve, serve_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     _trace_parser(sub)
     _worker_parser(sub)
     _evidence_parser(sub)
+    serve_parser(sub)
     args = parser.parse_args(argv)
     from runner.engine import DiagramError
 
@@ -511,7 +513,7 @@ def cmd_evidence(args) -> int:
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
             "calendar": cmd_calendar, "trace": cmd_trace, "worker": cmd_worker,
-            "evidence": cmd_evidence}
+            "evidence": cmd_evidence, "serve": cmd_serve}
 
 COMMANDS["diff"] = cmd_diff
 

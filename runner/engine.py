@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -46,6 +47,27 @@ class _ClockedDatetime(datetime):
 
 
 spiff_timer.datetime = _ClockedDatetime
+
+# SpiffWorkflow stops walking the task tree at depth 1000, and a loop drawn as a back-edge makes the tree one
+# level deeper per step: after some 500 steps a case would silently stop (its ready tasks are never found and
+# it looks completed). We raise the walk's limit far above DEPTH_GUARD and refuse, with a message a person can
+# act on, any step that would take a case past DEPTH_GUARD: no loop length ends a case silently.
+TREE_WALK_LIMIT = 100_000
+DEPTH_GUARD = 4_000
+
+
+def _raise_walk_limit() -> None:
+    from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+    from SpiffWorkflow.util.task import TaskIterator
+
+    for cls in (TaskIterator, BpmnTaskIterator):
+        names = cls.__init__.__code__.co_varnames[1:cls.__init__.__code__.co_argcount]
+        defaults = list(cls.__init__.__defaults__)
+        defaults[names.index("max_depth") - (len(names) - len(defaults))] = TREE_WALK_LIMIT
+        cls.__init__.__defaults__ = tuple(defaults)
+
+
+_raise_walk_limit()
 
 
 @contextlib.contextmanager
@@ -134,6 +156,19 @@ class ProcessBundle:
     start_properties: dict[str, str] = field(default_factory=dict)
     start_form: str | None = None
 
+    def form_variable(self, element_id: str) -> str | None:
+        """The variable step ELEMENT_ID keeps its form answer under (None: field by field at the top)."""
+        use = self.form_index.get(element_id)
+        return use.variable if use else None
+
+    @functools.cached_property
+    def form_index(self) -> dict[str, FormUse]:
+        """Element id -> where its form's answer is kept; walked once per parsed version."""
+        index: dict[str, FormUse] = {}
+        for use in Engine.form_uses(self):
+            index.setdefault(use.element_id, use)
+        return index
+
 
 @dataclass
 class ReadyTask:
@@ -188,6 +223,7 @@ class Engine:
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.script_engine = PythonScriptEngine(environment=TaskDataEnvironment(self.script_globals()))
         self._validator: BpmnValidator | None = None
+        self.depth_guard = DEPTH_GUARD  # a test may lower it
 
     # -- functions a diagram may call in expressions and scripts -----------------------------
     def script_globals(self) -> dict:
@@ -357,6 +393,14 @@ class Engine:
                 wf.do_engine_steps()
             except WorkflowException as exc:
                 raise _engine_error(exc) from exc
+        self._check_depth(wf)
+
+    def _check_depth(self, wf: BpmnWorkflow) -> None:
+        """Refuse a step that takes the case's history deeper than depth_guard (see DEPTH_GUARD)."""
+        live = _flat_tasks(wf, TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        if live and max(t.depth for t in live) > self.depth_guard:
+            raise EngineError("本案件已反复往返办理太多轮次，超出系统为单个案件保留的办理记录上限，本次办理未保存。"
+                              "请联系县政府督查室督查结案，如需继续请重新发起")
 
     def complete(self, wf: BpmnWorkflow, task_id: str, data: dict, now: datetime,
                  owned: tuple[str, ...] | list[str] = ()) -> dict:
@@ -559,30 +603,123 @@ class Engine:
         under the same name, so merging them would show the last one as if it were the case's. Their answers
         are in the output collection, taken from a running multi-instance task as it fills up."""
         merged = dict(wf.data)
-        tasks = [t for t in _tasks(wf, state=TaskState.COMPLETED | TaskState.READY | TaskState.WAITING)
-                 if not _is_instance(t)]
-        tasks += [t for t in _tasks(wf, state=TaskState.STARTED) if isinstance(t.task_spec, MultiInstanceTask)]
+        states = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        tasks = [t for t in _flat_tasks(wf, states)
+                 if (isinstance(t.task_spec, MultiInstanceTask) if t.state == TaskState.STARTED
+                     else not _is_instance(t))]
         for task in sorted(tasks, key=lambda t: t.last_state_change):
             merged.update(task.data)
         return merged
 
     # -- persistence --------------------------------------------------------------------------
     def dump_state(self, wf: BpmnWorkflow) -> tuple[str, str]:
-        dct = self.serializer.to_dict(wf)
-        dct.pop("spec", None)
-        dct.pop("subprocess_specs", None)
+        """The workflow's state without its spec (stored once per version): what serializer.to_dict gives,
+        less the spec and subprocess specs, which it would convert on every action only to be dropped."""
+        conv = self._workflow_converter
+        dct = conv.__class__.__mro__[1].to_dict(conv, wf)  # WorkflowConverter.to_dict: data, tasks, root
+        dct["subprocesses"] = conv.mapping_to_dict(wf.subprocesses)
+        dct["bpmn_events"] = self.serializer.registry.convert(wf.bpmn_events)
+        dct["typename"] = self.serializer.registry.typenames[BpmnWorkflow]
         return json.dumps(dct), self.serializer.VERSION
 
-    def load_state(self, state_json: str, spec_json: str, version: str) -> BpmnWorkflow:
-        dct = json.loads(state_json)
+    def open(self, bundle: ProcessBundle, spec: LoadedSpec | str, state_json: str, version: str) -> Case:
+        """The case stored as STATE_JSON (of the version whose parsed BUNDLE and SPEC are given)."""
+        return Case(self, bundle, self.load_state(state_json, spec, version))
+
+    def restore_spec(self, spec_json: str) -> LoadedSpec:
+        """Deserialize a version's stored spec once; a LoadedSpec is shared by every case of that version."""
         specs = json.loads(spec_json)
-        dct["spec"] = specs["spec"]
-        dct["subprocess_specs"] = specs["subprocess_specs"]
-        dct[self.serializer.VERSION_KEY] = version
-        self.serializer.migrate(dct)
-        wf = self.serializer.from_dict(dct)
+        registry = self.serializer.registry
+        return LoadedSpec(registry.restore(specs["spec"]),
+                          {k: registry.restore(v) for k, v in specs["subprocess_specs"].items()}, spec_json)
+
+    def load_state(self, state_json: str, spec: LoadedSpec | str, version: str) -> BpmnWorkflow:
+        """Rebuild a workflow from its stored state and its version's spec (a LoadedSpec, or its JSON)."""
+        if isinstance(spec, str):
+            spec = self.restore_spec(spec)
+        dct = json.loads(state_json)
+        if version != self.serializer.VERSION:  # an older format: migrate it with the spec, the slow way
+            specs = json.loads(spec.spec_json)
+            dct["spec"], dct["subprocess_specs"] = specs["spec"], specs["subprocess_specs"]
+            dct[self.serializer.VERSION_KEY] = version
+            self.serializer.migrate(dct)
+            wf = self.serializer.from_dict(dct)
+        else:
+            wf = self._restore(dct, spec)
         wf.script_engine = self.script_engine  # globals are not serialized
         return wf
+
+    def _restore(self, dct: dict, spec: LoadedSpec) -> BpmnWorkflow:
+        """BpmnWorkflowConverter.from_dict with the version's spec objects already built (it would rebuild
+        the whole spec from JSON on every action)."""
+        from uuid import UUID
+
+        conv = self._workflow_converter
+        wf = BpmnWorkflow(spec.spec, spec.subprocess_specs, deserializing=True)
+        wf.tasks = conv.mapping_from_dict(dct["tasks"], UUID, workflow=wf)
+        wf.task_tree = wf.tasks.get(UUID(dct["root"]))
+        conv.set_default_attributes(wf, dct)
+        conv.subprocesses_from_dict(dct["subprocesses"], wf)
+        wf.bpmn_events = self.serializer.registry.restore(dct.pop("bpmn_events", []))
+        return wf
+
+    @property
+    def _workflow_converter(self):
+        """The serializer's converter for BpmnWorkflow (its registry keeps it inside a partial)."""
+        registry = self.serializer.registry
+        return registry.convert_from_dict[registry.typenames[BpmnWorkflow]].args[0].__self__
+
+
+@dataclass
+class Case:
+    """One case's workflow, opened for one action or one read (Engine.open): its data is merged once and kept
+    until a step changes it; the version's knowledge (form variables, documentation) comes from its bundle."""
+
+    engine: Engine
+    bundle: ProcessBundle
+    wf: BpmnWorkflow
+    _data: dict | None = None
+
+    @property
+    def data(self) -> dict:
+        """The case data (Engine.data), built once per change of the workflow."""
+        if self._data is None:
+            self._data = self.engine.data(self.wf)
+        return self._data
+
+    def form_variable(self, element_id: str) -> str | None:
+        return self.bundle.form_variable(element_id)
+
+    @property
+    def documentation(self) -> str:
+        return self.bundle.documentation
+
+    def labels(self) -> dict[str, str]:
+        """Variable -> the name of the step whose answer it holds."""
+        return {use.variable: use.name for use in Engine.form_uses(self.bundle) if use.variable}
+
+    def complete(self, task_id: str, answer: dict, now: datetime, owned=()) -> dict:
+        self._data = None
+        return self.engine.complete(self.wf, task_id, answer, now, owned)
+
+    def advance(self, now: datetime) -> None:
+        self._data = None
+        self.engine.advance(self.wf, now)
+
+    def ready_user_tasks(self) -> list[ReadyTask]:
+        return self.engine.ready_user_tasks(self.wf)
+
+    def dump(self) -> tuple[str, str]:
+        return self.engine.dump_state(self.wf)
+
+
+@dataclass
+class LoadedSpec:
+    """One version's deserialized process spec and subprocess specs, with the JSON they came from."""
+
+    spec: object
+    subprocess_specs: dict
+    spec_json: str
 
 
 def _same_moment(value: str, moment: datetime) -> bool:
@@ -601,6 +738,16 @@ def _tasks(wf: BpmnWorkflow, **filters) -> list:
     out = list(wf.get_tasks(**filters))
     for sub in wf.subprocesses.values():
         out += sub.get_tasks(**filters)
+    return out
+
+
+def _flat_tasks(wf: BpmnWorkflow, states: int) -> list:
+    """Tasks of WF and its subprocesses in any of STATES, read from their flat task tables: the same tasks a
+    tree walk finds (every task of a workflow is in its table), in one pass without the walk's bookkeeping,
+    which costs more than anything else at step 500 of a long case. Order: the tables' (callers sort)."""
+    out = [t for t in wf.tasks.values() if t.state & states]
+    for sub in wf.subprocesses.values():
+        out += [t for t in sub.tasks.values() if t.state & states]
     return out
 
 

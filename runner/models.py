@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -118,6 +119,8 @@ class ProcessInstance(Base):
     state_json: Mapped[str] = mapped_column(Text)
     data_summary: Mapped[dict] = mapped_column(JSON, default=dict)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # Joined for reads (a page may use it after its session closed); the write path loads only the head of
+    # the definition row (runner.services.lock_instance) and the runtime caches the parsed version.
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": lock_version}
@@ -139,6 +142,12 @@ class HumanTask(Base):
         Index("ix_human_tasks_inbox", "status", "unit_code", "role", "due_at"),
         Index("ix_human_tasks_assignee", "status", "assignee", "due_at"),
         Index("ix_human_tasks_completed_by", "completed_by", "completed_at"),
+        # Open tasks only (a small fraction of the table), in the inbox's order: a page is the first rows of
+        # one index range, and its capped count reads at most 1001 entries.
+        Index("ix_human_tasks_open_role", "unit_code", "role", "due_at", "created_at", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_human_tasks_open_assignee", "assignee", "due_at", "created_at", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine's task id
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
@@ -417,15 +426,33 @@ class StandingGrant(Base):
 
 # The database itself refuses to change an issued document or recorded evidence (not only the ORM above).
 _KEPT = "已出具的文书和已提交的证据不能修改或删除"
+KEPT_TABLES = ("documents", "uploads")
+
+
+def kept_triggers(table: str, dialect: str) -> list[str]:
+    """The statements that make TABLE refuse UPDATE and DELETE (used at create_all and by the migration)."""
+    if dialect == "postgresql":
+        return [f"CREATE OR REPLACE FUNCTION kept_record_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                f"$$ BEGIN RAISE EXCEPTION '{_KEPT}' USING ERRCODE = 'insufficient_privilege'; END $$",
+                f"CREATE TRIGGER {table}_kept BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION kept_record_refuse()"]
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{_KEPT}'); END" for op in ("UPDATE", "DELETE")]
+    return []
+
+
 for _table in (Document.__table__, Upload.__table__):
-    event.listen(_table, "after_create", DDL(
-        f"CREATE OR REPLACE FUNCTION kept_record_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN RAISE EXCEPTION '{_KEPT}' USING ERRCODE = 'insufficient_privilege'; END $$").execute_if(
-        dialect="postgresql"))
-    event.listen(_table, "after_create", DDL(
-        f"CREATE TRIGGER {_table.name}_kept BEFORE UPDATE OR DELETE ON {_table.name} "
-        f"FOR EACH ROW EXECUTE FUNCTION kept_record_refuse()").execute_if(dialect="postgresql"))
-    for _op in ("UPDATE", "DELETE"):
-        event.listen(_table, "after_create", DDL(
-            f"CREATE TRIGGER IF NOT EXISTS {_table.name}_no_{_op.lower()} BEFORE {_op} ON {_table.name} "
-            f"BEGIN SELECT RAISE(ABORT, '{_KEPT}'); END").execute_if(dialect="sqlite"))
+    for _dialect in ("postgresql", "sqlite"):
+        for _sql in kept_triggers(_table.name, _dialect):
+            event.listen(_table, "after_create", DDL(_sql).execute_if(dialect=_dialect))
+
+
+class BusinessKeyCounter(Base):
+    """The last number given out for one business-key stem (prefix and day, e.g. "AJYS-20260302-"): a start
+    takes the next one with one UPDATE, which on PostgreSQL holds the row until commit, so two starts never
+    get the same key and nothing counts or scans the instances."""
+
+    __tablename__ = "business_key_counters"
+    stem: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,15 +12,15 @@ from datetime import datetime
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from runner.calendar import TZ, WorkingCalendar
 from runner.config import ROOT, Settings
 from runner.db import create_schema, make_engine, make_session_factory
-from runner.engine import DiagramError, Engine, ProcessBundle
+from runner.engine import Case, DiagramError, Engine, LoadedSpec, ProcessBundle
 from runner.holidays import attach as attach_holidays
-from runner.models import ProcessDefinition
+from runner.models import ProcessDefinition, Unit
 from runner.rules import load_originals, load_restatements, load_rules
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 SCENARIO_DIR = ROOT / "tests" / "scenarios"  # the seed of each procedure's scenarios, as bpmn/ is of its diagram
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 _LAYOUT_NAMESPACES = (BPMNDI, "http://www.omg.org/spec/DD/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC")
+
+
+UNIT_CACHE_SECONDS = 30
+_unit_generation = [0]
+
+
+@event.listens_for(Session, "after_flush")
+def _units_changed(session, _context) -> None:
+    if any(isinstance(obj, Unit) for obj in (*session.new, *session.dirty, *session.deleted)):
+        _unit_generation[0] += 1
 
 
 @dataclass
@@ -42,25 +52,49 @@ class Runtime:
     # name the procedures; a case reads its own stored version through bundle_for().
     bundles: dict[str, ProcessBundle] = field(default_factory=dict)
     rules_en: dict[str, str] = field(default_factory=dict)  # rule id -> RULES.md (English locale only)
-    _spec_cache: dict[int, str] = field(default_factory=dict)
+    # Per process, keyed by (definition id, checksum): a draft saved again gets a new checksum, so a stale
+    # parse is never used; an active version never changes, so its entry lives as long as the process.
+    _spec_cache: dict[tuple, LoadedSpec] = field(default_factory=dict)
     load_problems: list[str] = field(default_factory=list)  # diagrams left out at start-up, and why
-    _bundle_cache: dict[int, ProcessBundle] = field(default_factory=dict)
+    _bundle_cache: dict[tuple, ProcessBundle] = field(default_factory=dict)
+    _units: tuple | None = None  # (generation, monotonic time read, {code: kind})
 
     def session(self) -> Session:
         return self.session_factory()
+
+    def unit_kinds(self, s: Session) -> dict[str, str]:
+        """Unit code -> kind, cached: read on every action, changed by an administrator now and then. A change
+        made in this process is seen at once (a flush of a Unit bumps a counter); one made by another
+        process within UNIT_CACHE_SECONDS."""
+        import time
+
+        cached = self._units
+        if cached is None or cached[0] != _unit_generation[0] or time.monotonic() - cached[1] > UNIT_CACHE_SECONDS:
+            generation = _unit_generation[0]
+            kinds = {code: kind for code, kind in s.execute(select(Unit.code, Unit.kind))}
+            self._units = cached = (generation, time.monotonic(), kinds)
+        return cached[2]
 
     def bundle(self, process_key: str) -> ProcessBundle | None:
         """The diagram file's bundle: for naming procedures only; a case must use bundle_for(its definition)."""
         return self.bundles.get(process_key)
 
+    def open(self, inst) -> Case:
+        """Case INST (a ProcessInstance) opened with its own version's cached bundle and spec."""
+        definition = inst.definition
+        return self.engine.open(self.bundle_for(definition), spec_for(self, definition), inst.state_json,
+                                inst.serializer_version)
+
     def bundle_for(self, definition: ProcessDefinition) -> ProcessBundle:
-        """The parsed bundle of one stored version (its own XML and forms), cached by definition id."""
-        cached = self._bundle_cache.get(definition.id) if definition.id is not None else None
+        """The parsed bundle of one stored version (its own XML and forms), cached by definition id and checksum
+        (only a miss reads the large columns)."""
+        key = (definition.id, definition.checksum)
+        cached = self._bundle_cache.get(key) if definition.id is not None else None
         if cached is None:
             cached = self.engine.parse_text(definition.bpmn_xml, definition.forms or {},
                                             f"{definition.process_key} 第 {definition.version} 版")
             if definition.id is not None:
-                self._bundle_cache[definition.id] = cached
+                self._bundle_cache[key] = cached
         return cached
 
 
@@ -206,8 +240,12 @@ def active_definition(s: Session, process_key: str, now: datetime | None = None)
                      .order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
 
-def spec_for(rt: Runtime, definition: ProcessDefinition) -> str:
-    cached = rt._spec_cache.get(definition.id)
+def spec_for(rt: Runtime, definition: ProcessDefinition) -> LoadedSpec:
+    """DEFINITION's spec, deserialized once per process (keyed by id and checksum) and shared by its cases."""
+    key = (definition.id, definition.checksum)
+    cached = rt._spec_cache.get(key) if definition.id is not None else None
     if cached is None:
-        cached = rt._spec_cache[definition.id] = definition.spec_json
+        cached = rt.engine.restore_spec(definition.spec_json)
+        if definition.id is not None:
+            rt._spec_cache[key] = cached
     return cached

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from runner.access import (
@@ -26,7 +26,17 @@ from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, Forbidden, Invalid, NotFound
 from runner.forms import check_unit_roles, validate_form
-from runner.models import AuditEntry, HumanTask, ProcessInstance, Timer, Unit, Upload, User
+from runner.models import (
+    AuditEntry,
+    BusinessKeyCounter,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    Timer,
+    Unit,
+    Upload,
+    User,
+)
 from runner.runtime import Runtime, active_definition, spec_for
 from runner.sync import SYSTEM, Unstaffed, sync_instance
 
@@ -41,12 +51,12 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
-def _unit_codes(s: Session) -> set[str]:
-    return set(s.scalars(select(Unit.code)))
+def _unit_codes(rt: Runtime, s: Session) -> set[str]:
+    return set(rt.unit_kinds(s))
 
 
-def _unit_kinds(s: Session) -> dict[str, str]:
-    return {code: kind for code, kind in s.execute(select(Unit.code, Unit.kind))}
+def _unit_kinds(rt: Runtime, s: Session) -> dict[str, str]:
+    return rt.unit_kinds(s)
 
 
 def _guard(run):
@@ -82,15 +92,25 @@ def _transient(exc: DBAPIError) -> bool:
 def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
     """Serialise actions on one case: take its row lock first, then (re)load it with the winner's state.
 
-    PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks, but a write takes the database's write
-    lock until commit, and pysqlite runs earlier reads outside the transaction: so a no-op UPDATE as the
-    first write makes every later read in this transaction see the latest committed state."""
+    PostgreSQL: SELECT ... FOR UPDATE of the instance row alone, in the same statement that loads it. SQLite
+    has no row locks, but a write takes the database's write lock until commit, and pysqlite runs earlier
+    reads outside the transaction: so a no-op UPDATE as the first write makes every later read in this
+    transaction see the latest committed state. The definition comes with it without its large columns
+    (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum."""
+    stmt = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .options(joinedload(ProcessInstance.definition).load_only(*_DEFINITION_HEAD))
+            .execution_options(populate_existing=True))
     if s.get_bind().dialect.name == "sqlite":
         s.execute(text("UPDATE process_instances SET lock_version = lock_version WHERE id = :id"),
                   {"id": instance_id})
     else:
-        s.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
-    return s.get(ProcessInstance, instance_id, populate_existing=True)
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    return s.scalars(stmt).first()
+
+
+# What an action reads of its definition row; the rest is parsed once per process (Runtime caches).
+_DEFINITION_HEAD = (ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                    ProcessDefinition.name, ProcessDefinition.checksum, ProcessDefinition.status)
 
 
 def _telling_admin(rt: Runtime, username: str, now: datetime, task_id: str | None, run):
@@ -129,8 +149,8 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
             raise deny(rt, username, "start", f"{user.display_name} 无权发起「{bundle.name}」", now)
         schema = definition.forms.get(bundle.start_form) if bundle.start_form else {"type": "object",
                                                                                      "additionalProperties": False}
-        validate_form(schema, data, _unit_codes(s), today=now, calendar=rt.calendar)
-        check_unit_roles(schema, data, _unit_kinds(s), user.unit_code)
+        validate_form(schema, data, _unit_codes(rt, s), today=now, calendar=rt.calendar)
+        check_unit_roles(schema, data, _unit_kinds(rt, s), user.unit_code)
         business_key = _next_business_key(s, bundle.properties.get("businessKeyPrefix", "LD"), now)
         local_now = now.astimezone(TZ)
         seed = {**data, "initiator": user.username, "initiator_unit": user.unit_code,
@@ -146,22 +166,37 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
             initiator_unit=user.unit_code, units=[user.unit_code], started_at=now, serializer_version=version,
             state_json=state, data_summary={})
         s.add(inst)
-        try:
-            s.flush()
-        except IntegrityError as exc:
-            raise Conflict("编号冲突，请重试") from exc
+        s.flush()  # a duplicate key (only possible against keys made by hand) is retried by _guard
         s.add(AuditEntry(at=now, actor=user.username, action="start", instance_id=inst.id,
                          detail=f"发起「{bundle.name}」{business_key}", changes=_jsonable_changes({}, data)))
-        sync_instance(rt, s, inst, wf, now)
+        sync_instance(rt, s, inst, wf, now, new=True)
         _record_uploads(s, inst.id, None, user.username, uploads, now)
         return inst.id
 
 
 def _next_business_key(s: Session, prefix: str, now: datetime) -> str:
+    """The next key of the day for PREFIX, from its counter row (made on the day's first start, from the
+    highest key already given that day, so a database from before the counters keeps counting on)."""
     stem = f"{prefix}-{now.astimezone(TZ):%Y%m%d}-"
-    taken = s.scalar(select(func.count()).select_from(ProcessInstance)
-                     .where(ProcessInstance.business_key.like(stem + "%"))) or 0
-    return f"{stem}{taken + 1:04d}"
+    bump = (update(BusinessKeyCounter).where(BusinessKeyCounter.stem == stem)
+            .values(last=BusinessKeyCounter.last + 1).returning(BusinessKeyCounter.last))
+    number = s.scalar(bump)
+    if number is None:
+        # A range, not LIKE: under a non-C collation LIKE cannot use the index on business_key.
+        highest = s.scalar(select(func.max(ProcessInstance.business_key))
+                           .where(ProcessInstance.business_key >= stem, ProcessInstance.business_key <= stem + "9999"))
+        number = _sequence_number(highest, stem) + 1
+        try:
+            with s.begin_nested():  # another start may make the row first: then take the next from it
+                s.add(BusinessKeyCounter(stem=stem, last=number))
+        except IntegrityError:
+            number = s.scalar(bump)
+    return f"{stem}{number:04d}"
+
+
+def _sequence_number(key: str | None, stem: str) -> int:
+    tail = (key or "").removeprefix(stem)
+    return int(tail) if tail.isdigit() else 0
 
 
 # -- complete ----------------------------------------------------------------------------------
@@ -206,26 +241,27 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
         if not can_act(user, row):
             raise Conflict(f"任务「{row.name}」刚被他人签收，请刷新后查看")
         definition = inst.definition
+        bundle = rt.bundle_for(definition)  # the case's own version, never the newest file
         if row.form_file:
-            schema = definition.forms.get(row.form_file)
+            schema = bundle.forms.get(row.form_file)
             if schema is None:
                 raise Invalid(f"流程图引用的表单 {row.form_file} 不存在")
-            validate_form(schema, data, _unit_codes(s), today=now, context=inst.data_summary, calendar=rt.calendar)
-            check_unit_roles(schema, data, _unit_kinds(s), user.unit_code)
+            validate_form(schema, data, _unit_codes(rt, s), today=now, context=inst.data_summary,
+                          calendar=rt.calendar)
+            check_unit_roles(schema, data, _unit_kinds(rt, s), user.unit_code)
         elif data:
             raise Invalid("该任务没有表单，不应提交数据")
-        wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
-        before = rt.engine.data(wf)
-        bundle = rt.bundle_for(definition)  # the case's own version, never the newest file
-        variable = _form_variable(bundle, row.element_id)
-        owned = [variable] if variable else form_names(definition.forms.get(row.form_file) if row.form_file else None)
+        case = rt.open(inst)
+        before = case.data
+        variable = case.form_variable(row.element_id)
+        owned = [variable] if variable else form_names(bundle.forms.get(row.form_file) if row.form_file else None)
         with session_bound(s):
-            own = rt.engine.complete(wf, task_id, {variable: data} if variable else data, now, owned)
+            own = case.complete(task_id, {variable: data} if variable else data, now, owned)
         row.status, row.completed_at, row.completed_by = "completed", now, user.username
         s.add(AuditEntry(at=now, actor=user.username, action="complete", instance_id=inst.id, task_id=task_id,
                          element_id=row.element_id, detail=f"办理「{row.name}」",
-                         changes=_completion_changes(rt, bundle, before, rt.engine.data(wf), own)))
-        sync_instance(rt, s, inst, wf, now)
+                         changes=_completion_changes(rt, bundle, before, case.data, own)))
+        sync_instance(rt, s, inst, case.wf, now, data=case.data)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
         return inst.id
@@ -235,6 +271,8 @@ def _record_uploads(s: Session, instance_id: int, task_id: str | None, username:
                     uploads: Iterable[tuple[str, str]], now: datetime) -> None:
     """Record files uploaded into the case: only these are ever served from it (a value naming another
     case's file is not enough)."""
+    if not uploads:
+        return
     known = set(s.execute(select(Upload.sha256, Upload.name).where(Upload.instance_id == instance_id)).all())
     for sha256, name in sorted(set(uploads or ())):
         if (sha256, name) not in known:
@@ -247,14 +285,7 @@ _STATUS_WORDS = {"completed": "办理完毕", "cancelled": "撤销"}
 
 def _form_variable(bundle, element_id: str) -> str | None:
     """The variable the step ELEMENT_ID keeps its form answer under, in BUNDLE (the case's own version)."""
-    # A multi-instance task has a container spec with the same element id but no extensions: skip it.
-    specs = list(bundle.spec.task_specs.values()) + [
-        ts for sub in bundle.subprocess_specs.values() for ts in sub.task_specs.values()]
-    for spec in specs:
-        props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
-        if spec.bpmn_id == element_id and props:
-            return props.get("formDataVariable")
-    return None
+    return bundle.form_variable(element_id)
 
 
 # -- claim, release, delegate -----------------------------------------------------------------

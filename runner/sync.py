@@ -22,31 +22,41 @@ from runner.runtime import Runtime
 SYSTEM = "system"
 
 
-def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datetime) -> list[HumanTask]:
-    """Write WF's state into INST and its task/timer rows; return the human tasks opened by this step."""
+def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datetime,
+                  data: dict | None = None, new: bool = False) -> list[HumanTask]:
+    """Write WF's state into INST and its task/timer rows; return the human tasks opened by this step.
+
+    DATA: the workflow's merged data, when the caller built it already (it costs a walk of every task).
+    NEW: the instance was created in this transaction (none of its units has an instance_units row yet);
+    otherwise its stored units list is exactly what instance_units holds (both are written only here).
+    Every read comes before the instance's columns change, so autoflush never writes the instance half-way:
+    it is updated once, at the commit, and its version goes up by one per action."""
     engine = rt.engine
     timers = engine.waiting_timers(wf)
     opened = _sync_human_tasks(rt, s, inst, wf, timers, now)
     _sync_timers(s, inst, timers)
-    inst.state_json, inst.serializer_version = engine.dump_state(wf)
-    data = engine.data(wf)
-    inst.data_summary = _jsonable(data)
-    inst.title = str(data.get("title") or inst.title or "")[:255]
+    data = engine.data(wf) if data is None else data
     units = set(inst.units or []) | {inst.initiator_unit}
     units |= {row.unit_code for row in opened}
-    units |= _units_in(data, set(s.scalars(select(Unit.code))))
-    inst.units = sorted(units)
-    recorded = set(s.scalars(select(InstanceUnit.unit_code).where(InstanceUnit.instance_id == inst.id)))
-    for code in sorted(units - recorded):
-        s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
-    if engine.is_completed(wf) and inst.status == "running":  # withdrawn/closed matters are ended by lifecycle
-        inst.status = "completed"
-        inst.ended_at = now
-        ends = engine.reached_end_events(wf)
-        inst.end_event = engine.outcome(wf)
-        inst.end_events = ends
-        s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
-                         detail="流程结束：" + "、".join(_names_of(inst, ends))))
+    units |= _units_in(data, set(rt.unit_kinds(s)))
+    recorded = set() if new else set(inst.units or [])
+    ended = engine.is_completed(wf) and inst.status == "running"  # withdrawn/closed are ended by lifecycle
+    end_names = _names_of(rt, s, inst, engine.reached_end_events(wf)) if ended else []
+    with s.no_autoflush:
+        inst.state_json, inst.serializer_version = engine.dump_state(wf)
+        inst.data_summary = _jsonable(data)
+        inst.title = str(data.get("title") or inst.title or "")[:255]
+        if sorted(units) != list(inst.units or []):
+            inst.units = sorted(units)
+        for code in sorted(units - recorded):
+            s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
+        if ended:
+            inst.status = "completed"
+            inst.ended_at = now
+            inst.end_event = engine.outcome(wf)
+            inst.end_events = engine.reached_end_events(wf)
+            s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
+                             detail="流程结束：" + "、".join(end_names)))
     note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
     record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
     return opened
@@ -94,11 +104,11 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
                              + (f"（逾期单位：{_unit_name(s, late_unit)}）" if late_unit else "")))
     for row in opened:  # after every row of this step exists: a late task may open in the same step
         if row.kind == "supervision":
-            _record_late_task(s, inst, row, ready[row.id].properties.get("lateTask", ""))
+            _record_late_task(rt, s, inst, row, ready[row.id].properties.get("lateTask", ""))
     return opened
 
 
-def _record_late_task(s: Session, inst: ProcessInstance, row: HumanTask, late_elements: str) -> None:
+def _record_late_task(rt: Runtime, s: Session, inst: ProcessInstance, row: HumanTask, late_elements: str) -> None:
     """Note on supervision task ROW which task of the late unit missed its deadline (the diagram's lateTask
     names the candidate elements), so the 督办 can say what was late, by when, and how long ago."""
     elements = [e.strip() for e in late_elements.split(",") if e.strip()]
@@ -112,7 +122,7 @@ def _record_late_task(s: Session, inst: ProcessInstance, row: HumanTask, late_el
     if own:
         row.late_task_name, row.late_due_at = own[-1].name, own[-1].due_at
     else:
-        row.late_task_name = element_names(inst.definition.bpmn_xml).get(elements[0], "")
+        row.late_task_name = element_names(_xml_of(rt, inst)).get(elements[0], "")
 
 
 class Unstaffed(Invalid):
@@ -130,10 +140,15 @@ def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> N
                     "已通知系统管理员，请开通账号后重试")
 
 
-def _names_of(inst: ProcessInstance, element_ids: list[str]) -> list[str]:
+def _names_of(rt: Runtime, s: Session, inst: ProcessInstance, element_ids: list[str]) -> list[str]:
     """The diagram's names for ELEMENT_IDS (the audit text is read by people, not by the engine)."""
-    names = element_names(inst.definition.bpmn_xml)
+    names = element_names(_xml_of(rt, inst))
     return [names.get(e, e) for e in element_ids]
+
+
+def _xml_of(rt: Runtime, inst: ProcessInstance) -> str:
+    """The case's own version's XML, from the runtime's parsed copy (the row's column is not loaded)."""
+    return rt.bundle_for(inst.definition).xml
 
 
 def _unit_name(s: Session, code) -> str:

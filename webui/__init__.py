@@ -81,9 +81,8 @@ def create_app(settings: Settings | None = None, clock=None) -> Flask:
     app.register_blueprint(calendar_admin.bp)
     from webui import modeler  # legal staff's modeler (issue 8)
     app.register_blueprint(modeler.bp)
+    from webui import ops
 
-    @app.get("/healthz")
-    def healthz():
-        return {"ok": True}
+    ops.init_ops(app)  # /healthz (checks the database) and /metrics (Prometheus)
 
     return app

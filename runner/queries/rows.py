@@ -49,14 +49,39 @@ class TaskRow:
 
 @dataclass
 class Page:
+    """One page of a list. A count stops at COUNT_CAP + 1 rows (a list never counts a million rows to show
+    one number): then `capped` is set, total is COUNT_CAP + 1 and total_text reads "1000+"."""
+
     rows: list
     total: int
     page: int
     per_page: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        known = max(1, -(-self.total // self.per_page))
+        return max(known, self.page + 1) if self.capped else known
+
+    @property
+    def total_text(self) -> str:
+        return f"{COUNT_CAP}+" if self.capped else str(self.total)
+
+    @property
+    def pages_text(self) -> str:
+        return f"{self.pages}+" if self.capped else str(self.pages)
+
+
+COUNT_CAP = 1000
+
+
+def capped_count(s, stmt) -> tuple[int, bool]:
+    """How many rows STMT (a SELECT) gives, stopping at COUNT_CAP + 1: (count, capped)."""
+    from sqlalchemy import func, literal
+
+    inner = stmt.with_only_columns(literal(1)).order_by(None).limit(COUNT_CAP + 1).subquery()
+    n = s.scalar(select(func.count()).select_from(inner)) or 0
+    return n, n > COUNT_CAP
 
 
 def people_names(s, usernames) -> dict[str, str]:

@@ -139,7 +139,9 @@ def test_inbox_query_reads_only_the_task_table_through_its_indexes(rt):
     with rt.session() as s:
         compiled = stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True})
         plan = " ".join(str(r[-1]) for r in s.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
-    assert "ix_human_tasks_inbox" in plan and "ix_human_tasks_assignee" in plan
+    # each branch on an index of open tasks (the partial ones of issue 10, or the older full ones)
+    assert "ix_human_tasks_open_role" in plan or "ix_human_tasks_inbox" in plan
+    assert "ix_human_tasks_open_assignee" in plan or "ix_human_tasks_assignee" in plan
     assert "process_instances" not in str(compiled) and "SCAN human_tasks" not in plan
 
 
