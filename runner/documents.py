@@ -241,7 +241,8 @@ def _facts(kind: str, s: Session, inst: ProcessInstance, data: dict, names: dict
                   "provided_items": [i.get("name", "") if isinstance(i, dict) else str(i)
                                      for i in data.get("provided_items") or []],
                   "request_number": _latest_number(s, inst.id, "query_request"),
-                  "received_on": _received_on(s, inst.id, "query_request")}
+                  # the diagram's clock (签收查询请求) first; a signed-for query letter otherwise
+                  "received_on": data.get("received_date") or _received_on(s, inst.id, "query_request")}
     elif kind == "supervision_notice":
         row = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.kind == "supervision")
                         .order_by(HumanTask.created_at.desc())).first()

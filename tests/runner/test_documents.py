@@ -173,6 +173,25 @@ def test_the_query_request_and_its_answer(rt):
     assert "县卫生健康局查复〔2026〕第1号" in answer
 
 
+def _complete_open(rt, iid: int, element: str, username: str, data: dict, now: datetime) -> None:
+    with rt.session() as s:
+        task = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                 HumanTask.element_id == element)).one()
+    complete_task(rt, username, task.id, data, now)
+
+
+def test_the_answer_cites_the_day_the_target_signed_for_the_query(rt):
+    # sent on Thursday 5 March, signed for (签收查询请求) on Friday 6 March: the answer says 6 March
+    iid, now = replay(rt, "info_query__clock_from_receipt")
+    with rt.session() as s:
+        assert s.get(ProcessInstance, iid).data_summary["received_date"] == "2026-03-06"
+    _complete_open(rt, iid, "authenticate_query", "health.officer", {"auth_result": "pass"}, now)
+    _complete_open(rt, iid, "answer_query", "health.officer",
+                   {"answer_decision": "provide", "sharing_method": "written", "provided_info": "无处罚记录。"}, now)
+    answer = text_of(rt, docs.issue_document(rt, "health.officer", iid, "query_answer", now))
+    assert "本单位已于2026年3月6日收到" in answer
+
+
 def test_a_refusal_states_its_statutory_ground(rt):
     iid, now = replay(rt, "info_query__refused_statutory_contested_coordinated", until="review_refusal")
     answer = text_of(rt, docs.issue_document(rt, "health.officer", iid, "query_answer", now))
