@@ -135,6 +135,7 @@ def query_choice(rt, requester_unit: str, data: dict) -> tuple[dict, dict]:
     and set what the system decides: whether a standing authorisation covers it. Returns (data, errors)."""
     data = dict(data)
     data["standing_authorisation"] = False  # never what was posted
+    data["answer_mode"] = ""  # nor this: the chosen entry's answer mode, which the answer form follows
     entry_id, reason = str(data.get("catalogue_entry") or ""), str(data.get("no_entry_reason") or "").strip()
     if not entry_id:
         if not reason:
@@ -148,6 +149,7 @@ def query_choice(rt, requester_unit: str, data: dict) -> tuple[dict, dict]:
                                                           StandingGrant.grantee_unit == requester_unit,
                                                           StandingGrant.revoked_at.is_(None)))
     data["standing_authorisation"] = granted is not None
+    data["answer_mode"] = entry.answer_mode
     return data, {}
 
 

@@ -210,6 +210,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             schema = definition.forms.get(row.form_file)
             if schema is None:
                 raise Invalid(f"流程图引用的表单 {row.form_file} 不存在")
+            _case_values(schema, data, inst.data_summary)
             validate_form(schema, data, _unit_codes(s), today=now, context=inst.data_summary, calendar=rt.calendar)
             check_unit_roles(schema, data, _unit_kinds(s), user.unit_code)
         elif data:
@@ -229,6 +230,16 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         s.flush()
         return inst.id
+
+
+def _case_values(schema: dict, data: dict, case: dict) -> None:
+    """A task form's readOnly fields carry the case's value, never a posted one (e.g. the catalogue entry's
+    answer mode, which decides what the answer must contain)."""
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("readOnly"):
+            data.pop(name, None)
+            if (case or {}).get(name) not in (None, ""):
+                data[name] = case[name]
 
 
 def _record_uploads(s: Session, instance_id: int, task_id: str | None, username: str,

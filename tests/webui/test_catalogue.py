@@ -34,6 +34,16 @@ def open_tasks(rt, iid) -> list[str]:
                                                                    HumanTask.status == "open")))
 
 
+def sign_for(rt, iid) -> None:
+    """The target unit signs for the query (签收查询请求): the answer deadline runs from that day."""
+    from runner.services import complete_task
+    from tests.conftest import T0
+    with rt.session() as s:
+        task = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                    HumanTask.element_id == "receive_query")).one()
+    complete_task(rt, "health.officer", task, {"receipt_confirmed": True}, T0)
+
+
 def started(resp) -> int:
     assert resp.status_code == 302, resp.get_data(as_text=True)[-3000:]
     return int(resp.headers["Location"].split("/")[-1]) if "/instances/" in resp.headers["Location"] else None
@@ -69,16 +79,20 @@ def test_a_query_under_a_standing_authorisation_is_answered_without_authenticati
     assert "县卫生健康局：医疗机构执业登记信息（即时查询）" in form
     started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(eid)}))
     iid = newest_case(rt)
+    sign_for(rt, iid)
     assert open_tasks(rt, iid) == ["answer_query"]
+    with rt.session() as s:  # the entry's answer mode, set by the system, which the answer form follows
+        assert s.get(ProcessInstance, iid).data_summary["answer_mode"] == "lookup"
     with rt.session() as s:
         read = s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read")).one()
     assert read.actor == "market_regulation.officer" and read.instance_id == iid
     assert read.changes["shared_read"] == {"entry": eid, "standing": True} and "医疗机构执业登记信息" in read.detail
     # the answering officer sees the entry the query chose, and that no authentication is needed
     with rt.session() as s:
-        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid)).one()
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                      HumanTask.element_id == "answer_query")).one()
     page = health.get(f"/tasks/{answer}").get_data(as_text=True)
-    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复"):
+    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复", "查询到的数据项"):
         assert words in page, words
 
 
@@ -87,6 +101,7 @@ def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, brows
     asker = browser("ecology_environment.officer")
     started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt)),
                                              "standing_authorisation": "true"}))
+    sign_for(rt, newest_case(rt))
     assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
     with rt.session() as s:
         assert s.scalars(select(StandingGrant)).all() == []
@@ -102,4 +117,5 @@ def test_a_query_names_an_entry_of_its_target_or_says_why_none_fits(rt, browser)
     assert resp.status_code == 422 and "不是被查询单位目录中的条目" in resp.get_data(as_text=True)
     assert snapshot(rt) == before
     started(asker.post("/start/info_query", {**QUERY, "no_entry_reason": "所需信息为案件办理中的临时数据，未列入目录"}))
+    sign_for(rt, newest_case(rt))
     assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
