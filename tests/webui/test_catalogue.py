@@ -119,3 +119,43 @@ def test_a_query_names_an_entry_of_its_target_or_says_why_none_fits(rt, browser)
     started(asker.post("/start/info_query", {**QUERY, "no_entry_reason": "所需信息为案件办理中的临时数据，未列入目录"}))
     sign_for(rt, newest_case(rt))
     assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
+
+
+def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, browser, clock):
+    from runner.services import complete_task
+
+    health = publish(browser)
+    assert health.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
+    asker = browser("market_regulation.officer")
+    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt))}))
+    iid = newest_case(rt)
+    sign_for(rt, iid)
+
+    def reads() -> list[tuple[str, str]]:
+        with rt.session() as s:
+            return [(a.actor, a.at.date().isoformat()) for a in s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "shared_read", AuditEntry.detail.like("查阅查询答复%"))
+                .order_by(AuditEntry.id))]
+
+    assert asker.get(f"/instances/{iid}").status_code == 200
+    assert reads() == []  # nothing answered yet: nothing shared was read
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                      HumanTask.element_id == "answer_query")).one()
+    complete_task(rt, "health.officer", answer, {"answer_decision": "provide", "sharing_method": "query_access",
+                                                 "provided_info": "许可证有效。",
+                                                 "lookup_values": [{"field": "有效期", "value": "2028-12-31"}]},
+                  clock())
+    assert health.get(f"/instances/{iid}").status_code == 200  # the answering unit reads its own answer
+    assert reads() == []
+    assert "许可证有效。" in asker.get(f"/instances/{iid}").get_data(as_text=True)
+    asker.get(f"/instances/{iid}")  # the same reader, case and day: one entry
+    assert len(reads()) == 1
+    with rt.session() as s:
+        read = s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read",
+                                                  AuditEntry.detail.like("查阅查询答复%"))).one()
+    assert read.actor == "market_regulation.officer" and read.instance_id == iid
+    assert "医疗机构执业登记信息" in read.detail and read.changes["shared_read"]["entry"] == entry_id(rt)
+    clock.advance(days=1)  # the next day, through the API: a new entry
+    assert asker.get(f"/api/instances/{iid}").status_code == 200
+    assert [who for who, _ in reads()] == ["market_regulation.officer"] * 2
