@@ -233,10 +233,10 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
 
 
 def _case_values(schema: dict, data: dict, case: dict) -> None:
-    """A task form's readOnly fields carry the case's value, never a posted one (e.g. the catalogue entry's
-    answer mode, which decides what the answer must contain)."""
+    """A task form's `x-from-case` fields (readOnly) carry the case's value, never a posted one (e.g. the
+    catalogue entry's answer mode, which decides what the answer must contain)."""
     for name, prop in (schema.get("properties") or {}).items():
-        if isinstance(prop, dict) and prop.get("readOnly"):
+        if isinstance(prop, dict) and prop.get("readOnly") and prop.get("x-from-case"):
             data.pop(name, None)
             if (case or {}).get(name) not in (None, ""):
                 data[name] = case[name]
