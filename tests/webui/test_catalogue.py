@@ -137,7 +137,11 @@ def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, brow
                 select(AuditEntry).where(AuditEntry.action == "shared_read", AuditEntry.detail.like("查阅查询答复%"))
                 .order_by(AuditEntry.id))]
 
-    assert asker.get(f"/instances/{iid}").status_code == 200
+    page = asker.get(f"/instances/{iid}").get_data(as_text=True)
+    from runner.calendar import TZ
+    from tests.conftest import T0
+    day = T0.astimezone(TZ).date().isoformat()  # the day signed for: the answer deadline counts from it
+    assert day in page.split("签收日期（接到查询请求之日）", 1)[1][:400]
     assert reads() == []  # nothing answered yet: nothing shared was read
     with rt.session() as s:
         answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
