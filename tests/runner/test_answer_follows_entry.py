@@ -3,12 +3,15 @@ implies is required, and that mode is the case's, never a posted value."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
+from runner.config import ROOT
 from runner.errors import Invalid
+from runner.forms import for_case
 from runner.models import HumanTask
 from runner.services import complete_task, start_process
 
@@ -49,3 +52,13 @@ def test_without_an_entry_no_mode_content_is_required(rt):
     _complete(rt, iid, "receive_query", {"receipt_confirmed": True})
     _complete(rt, iid, "authenticate_query", {"auth_result": "pass"})
     _complete(rt, iid, "answer_query", BASE)
+
+
+@pytest.mark.parametrize("mode", sorted(NEEDS))
+def test_the_answer_form_shows_only_what_the_entry_mode_calls_for(mode):
+    schema = json.loads((ROOT / "bpmn" / "forms" / "info_query.answer_query.json").read_text(encoding="utf-8"))
+    shown = set(for_case(schema, {"answer_mode": mode})["properties"])
+    field = next(iter(NEEDS[mode][1]))
+    assert field in shown and not (shown & {next(iter(v[1])) for m, v in NEEDS.items() if m != mode})
+    assert not shown & {"lookup_values", "copy_files", "statistics_figures"} - {field}
+    assert {"lookup_values", "copy_files", "statistics_figures"}.isdisjoint(for_case(schema, {})["properties"])

@@ -94,6 +94,7 @@ def test_a_query_under_a_standing_authorisation_is_answered_without_authenticati
     page = health.get(f"/tasks/{answer}").get_data(as_text=True)
     for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复", "查询到的数据项"):
         assert words in page, words
+    assert "文书复印件" not in page and "统计项目" not in page  # the entry is answered by lookup, not copies
 
 
 def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, browser):
