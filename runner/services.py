@@ -228,8 +228,28 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
                          changes=_completion_changes(rt, bundle, before, rt.engine.data(wf), own)))
         sync_instance(rt, s, inst, wf, now)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
+        if row.kind == "receipt":
+            _sign_for_documents(s, inst.id, row.unit_code, user.username, now)
         s.flush()
         return inst.id
+
+
+def _sign_for_documents(s: Session, instance_id: int, unit_code: str, username: str, now: datetime) -> None:
+    """A receipt step (taskKind receipt, e.g. 签收查询请求) also signs for the case's documents addressed to
+    UNIT_CODE not signed for yet (e.g. the query letter), on the same day: one receipt, one date."""
+    from runner.documents import KINDS
+    from runner.models import Document, Receipt
+
+    day = now.astimezone(TZ).date().isoformat()
+    signed = select(Receipt.document_id)
+    for doc in s.scalars(select(Document).where(Document.instance_id == instance_id,
+                                                Document.recipient_unit == unit_code, Document.id.not_in(signed))):
+        if not KINDS[doc.kind].receipt:
+            continue
+        s.add(Receipt(document_id=doc.id, unit_code=unit_code, received_on=day, received_by=username, at=now))
+        s.add(AuditEntry(at=now, actor=username, action="acknowledge", instance_id=instance_id,
+                         detail=f"签收「{doc.title}」{doc.number}，收到日期 {day}",
+                         changes={"receipt": {"number": doc.number, "received_on": day}}))
 
 
 def _case_values(schema: dict, data: dict, case: dict) -> None:

@@ -192,6 +192,26 @@ def test_the_answer_cites_the_day_the_target_signed_for_the_query(rt):
     assert "本单位已于2026年3月6日收到" in answer
 
 
+def test_signing_for_the_query_letter_is_the_receipt_step_and_starts_the_clock(rt):
+    # the letter is sent on Thursday 5 March; the target signs for it on the document page on Friday 6 March
+    iid, now = replay(rt, "info_query__clock_from_receipt", until="receive_query")
+    letter = docs.issue_document(rt, "market_regulation.officer", iid, "query_request", now)
+    friday = datetime.fromisoformat("2026-03-06T10:00:00+08:00")
+    assert docs.acknowledge(rt, "health.officer", letter, friday) == "2026-03-06"
+    with rt.session() as s:
+        data = s.get(ProcessInstance, iid).data_summary
+        assert (data["received_date"], data["answer_due"]) == ("2026-03-06", "2026-03-12T00:00:00+08:00")
+        assert [(r.document_id, r.received_on) for r in s.scalars(select(Receipt))] == [(letter, "2026-03-06")]
+        assert s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == iid,
+                                                            HumanTask.status == "open")).all() == ["authenticate_query"]
+    # and the other way round: completing the receipt step signs for a letter issued before it
+    iid2, now = replay(rt, "info_query__clock_from_receipt", until="receive_query")
+    letter2 = docs.issue_document(rt, "market_regulation.officer", iid2, "query_request", now)
+    _complete_open(rt, iid2, "receive_query", "health.officer", {"receipt_confirmed": True}, friday)
+    with rt.session() as s:
+        assert s.scalars(select(Receipt.received_on).where(Receipt.document_id == letter2)).all() == ["2026-03-06"]
+
+
 def test_a_refusal_states_its_statutory_ground(rt):
     iid, now = replay(rt, "info_query__refused_statutory_contested_coordinated", until="review_refusal")
     answer = text_of(rt, docs.issue_document(rt, "health.officer", iid, "query_answer", now))
