@@ -278,3 +278,25 @@ def test_concurrent_issues_get_consecutive_numbers(rt, settings):
         seqs = sorted(s.scalars(select(Document.seq)))
         numbers = set(s.scalars(select(Document.number)))
     assert seqs == list(range(1, 9)) and len(numbers) == 8
+
+
+def test_the_supervision_officer_reading_the_answer_on_a_task_page_is_audited_once_a_day(rt):
+    from runner.queries import task_detail
+    from runner.queries.viewer import find_viewer
+
+    iid, now = replay(rt, "info_query__urgent_immediate", until="supervise_query", case="late")
+    with rt.session() as s:  # the urgent query was answered late: the 督办 stays open with the answer in the case
+        task = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                    HumanTask.element_id == "supervise_query")).one()
+
+    def reads():
+        with rt.session() as s:
+            return [(a.actor, a.instance_id) for a in s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "shared_read", AuditEntry.detail.like("查阅查询答复%")))]
+
+    supervisor = find_viewer(rt, "supervision.officer")
+    task_detail(rt, supervisor, task, now)
+    task_detail(rt, supervisor, task, now + timedelta(hours=1))
+    assert reads() == [("supervision.officer", iid)]
+    task_detail(rt, supervisor, task, now + timedelta(days=1))
+    assert reads() == [("supervision.officer", iid)] * 2
