@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from runner.access import deny
+from runner.calendar import TZ
 from runner.errors import Invalid, NotFound
 from runner.models import AuditEntry, CatalogueEntry, StandingGrant, Unit, User
 
@@ -135,6 +136,7 @@ def query_choice(rt, requester_unit: str, data: dict) -> tuple[dict, dict]:
     and set what the system decides: whether a standing authorisation covers it. Returns (data, errors)."""
     data = dict(data)
     data["standing_authorisation"] = False  # never what was posted
+    data["answer_mode"] = ""  # nor this: the chosen entry's answer mode, which the answer form follows
     entry_id, reason = str(data.get("catalogue_entry") or ""), str(data.get("no_entry_reason") or "").strip()
     if not entry_id:
         if not reason:
@@ -148,6 +150,7 @@ def query_choice(rt, requester_unit: str, data: dict) -> tuple[dict, dict]:
                                                           StandingGrant.grantee_unit == requester_unit,
                                                           StandingGrant.revoked_at.is_(None)))
     data["standing_authorisation"] = granted is not None
+    data["answer_mode"] = entry.answer_mode
     return data, {}
 
 
@@ -164,6 +167,38 @@ def log_read(rt, username: str, instance_id: int, data: dict, now: datetime) -> 
         s.add(AuditEntry(at=now, actor=username, action="shared_read", instance_id=instance_id,
                          detail=f"依{'常设授权' if standing else '查询请求'}查询目录条目「{entry.name}」",
                          changes={"shared_read": {"entry": entry.id, "standing": standing}}))
+
+
+# What an answer to an information query carries: reading any of it is a read of shared information.
+ANSWER_KEYS = ("provided_info", "provided_items", "lookup_values", "copy_files", "statistics_figures")
+ANSWER_READ = "查阅查询答复"
+
+
+def audit_answer_read(rt, viewer, process_key: str, instance_id: int, data: dict, now: datetime) -> bool:
+    """Audit a read of a query's answer (case page, task page, API) by anyone but the answering unit: who,
+    which entry, which case. Once per reader, case and (local) day, so a page refresh is not a new entry.
+    Returns whether an entry was written."""
+    data = data or {}
+    if process_key != "info_query" or data.get("answer_decision") != "provide":
+        return False
+    if not any(data.get(k) for k in ANSWER_KEYS) or viewer.unit_code == data.get("target_unit"):
+        return False
+    local = now.astimezone(TZ)
+    day_start = datetime.combine(local.date(), datetime.min.time(), TZ)
+    entry_id = str(data.get("catalogue_entry") or "")
+    with rt.session() as s, s.begin():
+        seen = s.scalar(select(AuditEntry.id).where(
+            AuditEntry.action == "shared_read", AuditEntry.actor == viewer.username,
+            AuditEntry.instance_id == instance_id, AuditEntry.detail.like(f"{ANSWER_READ}%"),
+            AuditEntry.at >= day_start, AuditEntry.at < day_start + timedelta(days=1)).limit(1))
+        if seen is not None:
+            return False
+        entry = s.get(CatalogueEntry, int(entry_id)) if entry_id.isdigit() else None
+        what = f"目录条目「{entry.name}」" if entry else "（未对应目录条目）"
+        s.add(AuditEntry(at=now, actor=viewer.username, action="shared_read", instance_id=instance_id,
+                         detail=f"{ANSWER_READ}：{what}",
+                         changes={"shared_read": {"entry": entry.id if entry else None, "answer": True}}))
+    return True
 
 
 def entry_choices(rt) -> list[dict]:

@@ -491,15 +491,13 @@ def _evidence_parser(sub) -> None:
 
 def cmd_evidence(args) -> int:
     from datetime import timedelta
-    from pathlib import Path
 
-    from runner.config import ROOT
-    from runner.evidence import sweep_orphans
+    from runner.evidence import sweep_orphans, upload_folder
     from runner.runtime import make_runtime
     from runner.scheduler import wall_clock
 
     settings = settings_from_env()
-    folder = Path(settings.extra.get("upload_dir") or ROOT / "instance" / "uploads")
+    folder = upload_folder(settings)
     rt = make_runtime(settings)
     try:
         removed = sweep_orphans(rt, folder, wall_clock(), timedelta(days=args.grace_days))

@@ -124,6 +124,7 @@ def plans() -> list[Plan]:
         Plan("info_query", "查询某诊所近三年卫生行政处罚记录", "finished",
              (at(3), MARKET, _query("查询某诊所近三年卫生行政处罚记录", "health",
                                     "某诊所 2023 年至今的行政处罚决定书。")), [
+                 (at(3, 15), "receive_query", HEALTH, {"receipt_confirmed": True}, None),
                  (at(4, 10), "authenticate_query", HEALTH,
                   {"auth_result": "pass", "auth_note": "已电话核实查询单位。"}, None),
                  (at(5, 16), "answer_query", HEALTH, {
@@ -133,7 +134,9 @@ def plans() -> list[Plan]:
              ]),
         Plan("info_query", "查询某采石场用地审批情况", "overdue",
              (at(12), ECOLOGY, _query("查询某采石场用地审批情况", "natural_resources",
-                                      "某采石场临时用地审批文件。")), []),
+                                      "某采石场临时用地审批文件。")), [
+                 (at(12, 14), "receive_query", "natural_resources.officer", {"receipt_confirmed": True}, None),
+             ]),
         finished_joint,
         _joint_until_reports("南麻街道校园周边食品安全联合整治", 9, "2026-12-18"),
         Plan("quarterly_meeting", "联动执法季度联席会议", "waiting", (at(28, month=9), CLERK, {}), [

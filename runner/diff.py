@@ -53,7 +53,7 @@ PROP_ZH = {
     "standing": "常设事项",
 }
 UNIT_KINDS = {"department": "县属部门", "town": "镇", "street": "街道", "zone": "经济开发区", "office": "县直机关"}
-TASK_KINDS = {"supervision": "督办"}
+TASK_KINDS = {"supervision": "督办", "receipt": "签收"}
 START_WORDS = {"initiator_unit": "发起单位", "initiator": "发起人"}
 TYPE_WORDS = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "是/否", "array": "列表",
               "object": "分组"}

@@ -241,7 +241,8 @@ def _facts(kind: str, s: Session, inst: ProcessInstance, data: dict, names: dict
                   "provided_items": [i.get("name", "") if isinstance(i, dict) else str(i)
                                      for i in data.get("provided_items") or []],
                   "request_number": _latest_number(s, inst.id, "query_request"),
-                  "received_on": _received_on(s, inst.id, "query_request")}
+                  # the diagram's clock (签收查询请求) first; a signed-for query letter otherwise
+                  "received_on": data.get("received_date") or _received_on(s, inst.id, "query_request")}
     elif kind == "supervision_notice":
         row = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.kind == "supervision")
                         .order_by(HumanTask.created_at.desc())).first()
@@ -468,6 +469,21 @@ def acknowledge(rt: Runtime, username: str, doc_id: int, now: datetime) -> str:
             raise NotFound("文书不存在")
         if not KINDS[doc.kind].receipt or doc.recipient_unit != user.unit_code:
             raise deny(rt, username, "acknowledge", f"只有收文单位可以签收「{doc.title}」", now, doc.instance_id)
+        step = s.scalars(select(HumanTask).where(HumanTask.instance_id == doc.instance_id, HumanTask.kind == "receipt",
+                                                 HumanTask.status == "open",
+                                                 HumanTask.unit_code == doc.recipient_unit)).first()
+        forms = s.get(ProcessInstance, doc.instance_id).definition.forms or {}
+        schema = forms.get(step.form_file) if step and step.form_file else {}
+        step_id = step.id if step else None
+    if step_id is not None:
+        # the diagram's receipt step (签收查询请求) is this receipt: completing it signs for the letter and
+        # starts the clock (received_date) on the same day, in one transaction
+        from runner.services import complete_task
+
+        confirm = {k: True for k, p in ((schema or {}).get("properties") or {}).items()
+                   if isinstance(p, dict) and p.get("const") is True}
+        complete_task(rt, username, step_id, confirm, now)
+        return now.astimezone(TZ).date().isoformat()
     with rt.session() as s, s.begin():
         doc = s.get(Document, doc_id)
         if s.scalar(select(Receipt.id).where(Receipt.document_id == doc.id)) is not None:

@@ -82,6 +82,13 @@ def store(folder: Path, checked: Checked, content: bytes) -> Path:
     return target
 
 
+def upload_folder(settings) -> Path:
+    """Where evidence files live: LIANDONG_UPLOAD_DIR, or instance/uploads."""
+    from runner.config import ROOT
+
+    return Path(settings.extra.get("upload_dir") or ROOT / "instance" / "uploads")
+
+
 def sweep_orphans(rt, folder: Path, now: datetime, grace: timedelta = timedelta(days=2)) -> list[str]:
     """Remove stored files no case recorded and older than GRACE (a refused form's uploads, never resent),
     and half-written parts; return the names removed. Younger files may still be waiting in an open form."""

@@ -10,6 +10,9 @@ Besides standard JSON Schema (draft 2020-12) the forms use a few keywords of the
   schedule is loaded (WorkingCalendar.loaded_years), so the deadline can be computed later.
 - `x-show-if: {"controller": value | [values]}` on a property: the field applies only when the
   controller holds one of the values; the form hides it otherwise and a value for it is refused.
+- `x-from-case: true` on a readOnly property: the value is the case's (set by the system), never posted.
+- `x-case-if: {"variable": value}` on a property: the field belongs to the form only when the case's
+  variable (e.g. the catalogue entry's `answer_mode`) has that value; `for_case` leaves it out otherwise.
 - `minLength` counts text without surrounding whitespace, so a required text of only spaces is empty.
 """
 
@@ -105,6 +108,17 @@ def limit_problems(schema: dict) -> list[tuple[str, str, str]]:
                 if key not in node and f"exclusive{key.title()}" not in node:
                     out.append((path, title, "数值" + word))
     return out
+
+
+def for_case(schema: dict | None, case: dict | None) -> dict | None:
+    """SCHEMA as this case shows it: properties whose `x-case-if` does not hold for CASE are left out."""
+    props = (schema or {}).get("properties") or {}
+    drop = {name for name, prop in props.items() if isinstance(prop, dict) and prop.get("x-case-if")
+            and not all((case or {}).get(k) == v for k, v in prop["x-case-if"].items())}
+    if not drop:
+        return schema
+    return {**schema, "properties": {k: v for k, v in props.items() if k not in drop},
+            "required": [r for r in schema.get("required") or [] if r not in drop]}
 
 
 # -- conditional fields -------------------------------------------------------------------------

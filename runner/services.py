@@ -246,6 +246,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             schema = bundle.forms.get(row.form_file)
             if schema is None:
                 raise Invalid(f"流程图引用的表单 {row.form_file} 不存在")
+            _case_values(schema, data, inst.data_summary)
             validate_form(schema, data, _unit_codes(rt, s), today=now, context=inst.data_summary,
                           calendar=rt.calendar)
             check_unit_roles(schema, data, _unit_kinds(rt, s), user.unit_code)
@@ -263,8 +264,38 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
                          changes=_completion_changes(rt, bundle, before, case.data, own)))
         sync_instance(rt, s, inst, case.wf, now, data=case.data)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
+        if row.kind == "receipt":
+            _sign_for_documents(s, inst.id, row.unit_code, user.username, now)
         s.flush()
         return inst.id
+
+
+def _sign_for_documents(s: Session, instance_id: int, unit_code: str, username: str, now: datetime) -> None:
+    """A receipt step (taskKind receipt, e.g. 签收查询请求) also signs for the case's documents addressed to
+    UNIT_CODE not signed for yet (e.g. the query letter), on the same day: one receipt, one date."""
+    from runner.documents import KINDS
+    from runner.models import Document, Receipt
+
+    day = now.astimezone(TZ).date().isoformat()
+    signed = select(Receipt.document_id)
+    for doc in s.scalars(select(Document).where(Document.instance_id == instance_id,
+                                                Document.recipient_unit == unit_code, Document.id.not_in(signed))):
+        if not KINDS[doc.kind].receipt:
+            continue
+        s.add(Receipt(document_id=doc.id, unit_code=unit_code, received_on=day, received_by=username, at=now))
+        s.add(AuditEntry(at=now, actor=username, action="acknowledge", instance_id=instance_id,
+                         detail=f"签收「{doc.title}」{doc.number}，收到日期 {day}",
+                         changes={"receipt": {"number": doc.number, "received_on": day}}))
+
+
+def _case_values(schema: dict, data: dict, case: dict) -> None:
+    """A task form's `x-from-case` fields (readOnly) carry the case's value, never a posted one (e.g. the
+    catalogue entry's answer mode, which decides what the answer must contain)."""
+    for name, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and prop.get("readOnly") and prop.get("x-from-case"):
+            data.pop(name, None)
+            if (case or {}).get(name) not in (None, ""):
+                data[name] = case[name]
 
 
 def _record_uploads(s: Session, instance_id: int, task_id: str | None, username: str,

@@ -127,13 +127,35 @@ def drain(rt: Runtime, now: datetime, worker: str = "inline", batch: int | None 
         total.parked += one.parked
 
 
+# The orphan sweep (evidence files of refused forms) rides on the timer worker, at most this often.
+SWEEP_EVERY = timedelta(hours=1)
+
+
+def sweep_if_due(rt: Runtime, now: datetime, last: datetime | None) -> datetime | None:
+    """Run `evidence.sweep_orphans` when the last sweep (LAST, None: never in this process) is an hour old;
+    return when the sweep last ran. A failed sweep is logged and tried again next hour."""
+    from runner.evidence import sweep_orphans, upload_folder
+
+    if last is not None and now - last < SWEEP_EVERY:
+        return last
+    try:
+        removed = sweep_orphans(rt, upload_folder(rt.settings), now)
+        if removed:
+            log.info("orphan sweep removed %d files", len(removed))
+    except Exception:  # noqa: BLE001 - housekeeping never stops the timers
+        log.exception("orphan sweep failed")
+    return now
+
+
 def run_forever(rt: Runtime, clock: Callable[[], datetime], interval: float, stop: threading.Event,
                 worker: str | None = None, batch: int = 100, lease: timedelta = LEASE) -> None:
     """Drain due timers every INTERVAL seconds until STOP is set; a failed round is logged, never fatal."""
     worker = worker or worker_name()
+    last_sweep = None
     while not stop.is_set():
         try:
             record_deadline_events(rt, clock())
+            last_sweep = sweep_if_due(rt, clock(), last_sweep)
             busy = True
             while busy and not stop.is_set():  # a full batch: there may be more, go on at once
                 one = run_round(rt, clock(), worker, batch, lease, stop.is_set)

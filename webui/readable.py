@@ -14,6 +14,7 @@ SYSTEM_LABELS = {
     "title": "案件名称", "business_key": "编号", "initiator": "发起人", "initiator_unit": "发起单位",
     "started_at": "发起时间", "notice_date": "通报日期", "unit": "单位", "lead_unit": "牵头单位",
     "field": "执法领域", "reported_at": "报告时间",
+    "received_date": "签收日期（接到查询请求之日）",  # P9: the day the answer deadline counts from
 }
 # A per-field answer names its field by the code the plan's field list uses.
 FIELD_OPTIONS = "fields"

@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from runner.documents import fill_from_documents
 from runner.errors import Invalid
+from runner.forms import for_case
 from runner.queries import TaskDetail, task_detail, units_by_kind
 from runner.services import complete_task
 from webui.dashboard import meeting_report
@@ -37,9 +38,10 @@ def prefill(schema: dict | None, data: dict) -> dict:
 def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, message: str | None = None,
                 status: int = 200, add: str | None = None):
     unit_list = units_by_kind(rt())
-    fields = build_fields(detail.schema, data, errors, unit_list, own_unit=viewer().unit_code)
+    schema = for_case(detail.schema, detail.data)  # e.g. the answer the chosen catalogue entry calls for
+    fields = build_fields(schema, data, errors, unit_list, own_unit=viewer().unit_code)
     if add:
-        add_row(fields, add, detail.schema or {}, unit_list)
+        add_row(fields, add, schema or {}, unit_list)
     readable = Readable(detail.forms, units(), detail.people, detail.variables)
     per_unit = readable.per_unit(detail.data, leave_out=detail.own_collection)
     shown = {item.key for item in per_unit}

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from runner.access import can_act, may_read, may_read_sql
+from runner.catalogue import audit_answer_read
 from runner.errors import NotFound
 from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessDefinition, ProcessInstance, Timer, Unit, User
 from runner.names import element_names, field_labels, readable, timer_texts
@@ -95,7 +96,7 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
         holders = people_names(s, (r.assignee for r in task_rows))
         forms, variables = data_labels(rt, rt.bundle_for(definition), dict(definition.forms or {}))
         history = _history_texts(s, audit, names, element_names(definition.bpmn_xml))
-        return InstanceDetail(
+        detail = InstanceDetail(
             id=inst.id, process_key=inst.process_key, procedure=definition.name,
             documentation=process_documentation(definition.bpmn_xml, inst.process_key), business_key=inst.business_key,
             title=inst.title,
@@ -109,6 +110,8 @@ def instance_detail(rt: Runtime, viewer: Viewer, instance_id: int, now: datetime
             variables=variables, history=history,
             timer_texts=timer_texts(definition.bpmn_xml, field_labels(definition.forms or {}), rt.engine.config),
             late=late)
+    audit_answer_read(rt, viewer, detail.process_key, detail.id, detail.data, now)  # after our read closed
+    return detail
 
 
 def _late_completions(rt: Runtime, task_rows: list[HumanTask]) -> dict[str, int]:
@@ -140,11 +143,13 @@ def instance_summary(rt: Runtime, viewer: Viewer, instance_id: int, now: datetim
         names = dict(s.execute(select(Unit.code, Unit.name)).all())
         tasks = [_task_row(rt, r, viewer, names, now) for r in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id))]
-        return {"id": inst.id, "process_key": inst.process_key, "procedure": inst.definition.name,
-                "business_key": inst.business_key, "title": inst.title, "status": inst.status,
-                "end_event": inst.end_event, "initiator": inst.initiator, "units": list(inst.units or []),
-                "started_at": inst.started_at, "ended_at": inst.ended_at, "data": dict(inst.data_summary or {}),
-                "tasks": tasks}
+        out = {"id": inst.id, "process_key": inst.process_key, "procedure": inst.definition.name,
+               "business_key": inst.business_key, "title": inst.title, "status": inst.status,
+               "end_event": inst.end_event, "initiator": inst.initiator, "units": list(inst.units or []),
+               "started_at": inst.started_at, "ended_at": inst.ended_at, "data": dict(inst.data_summary or {}),
+               "tasks": tasks}
+    audit_answer_read(rt, viewer, out["process_key"], out["id"], out["data"], now)
+    return out
 
 
 @dataclass

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from runner.catalogue import audit_answer_read
 from runner.errors import NotFound
 from runner.models import HumanTask, ProcessInstance, Unit, User
 from runner.queries.rows import TaskRow, _task_row, people_names
@@ -63,13 +64,16 @@ def task_detail(rt: Runtime, viewer: Viewer, task_id: str, now: datetime, action
         forms, variables = data_labels(rt, bundle, dict(definition.forms or {}))
         use = _form_use(rt, bundle, r.element_id)
         wf = rt.engine.load_state(inst.state_json, spec_for(rt, definition), inst.serializer_version)
-        return TaskDetail(
+        detail = TaskDetail(
             row=_task_row(rt, r, viewer, names, now, people_names(s, [r.assignee])), form_file=r.form_file,
             schema=schema,
             documentation=r.documentation, clauses=clauses(rt, r.rules), instance_title=inst.title,
             instance_status=inst.status, data=dict(inst.data_summary or {}), forms=forms,
             readable=readable, people=people, variables=variables,
             form_data=_earlier_answer(rt, wf, r.id, use, schema), own_collection=use.collection if use else None)
+        process_key = inst.process_key
+    audit_answer_read(rt, viewer, process_key, detail.row.instance_id, detail.data, now)  # after our read closed
+    return detail
 
 
 def _form_use(rt: Runtime, bundle, element_id: str):

@@ -173,6 +173,45 @@ def test_the_query_request_and_its_answer(rt):
     assert "县卫生健康局查复〔2026〕第1号" in answer
 
 
+def _complete_open(rt, iid: int, element: str, username: str, data: dict, now: datetime) -> None:
+    with rt.session() as s:
+        task = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                 HumanTask.element_id == element)).one()
+    complete_task(rt, username, task.id, data, now)
+
+
+def test_the_answer_cites_the_day_the_target_signed_for_the_query(rt):
+    # sent on Thursday 5 March, signed for (签收查询请求) on Friday 6 March: the answer says 6 March
+    iid, now = replay(rt, "info_query__clock_from_receipt")
+    with rt.session() as s:
+        assert s.get(ProcessInstance, iid).data_summary["received_date"] == "2026-03-06"
+    _complete_open(rt, iid, "authenticate_query", "health.officer", {"auth_result": "pass"}, now)
+    _complete_open(rt, iid, "answer_query", "health.officer",
+                   {"answer_decision": "provide", "sharing_method": "written", "provided_info": "无处罚记录。"}, now)
+    answer = text_of(rt, docs.issue_document(rt, "health.officer", iid, "query_answer", now))
+    assert "本单位已于2026年3月6日收到" in answer
+
+
+def test_signing_for_the_query_letter_is_the_receipt_step_and_starts_the_clock(rt):
+    # the letter is sent on Thursday 5 March; the target signs for it on the document page on Friday 6 March
+    iid, now = replay(rt, "info_query__clock_from_receipt", until="receive_query")
+    letter = docs.issue_document(rt, "market_regulation.officer", iid, "query_request", now)
+    friday = datetime.fromisoformat("2026-03-06T10:00:00+08:00")
+    assert docs.acknowledge(rt, "health.officer", letter, friday) == "2026-03-06"
+    with rt.session() as s:
+        data = s.get(ProcessInstance, iid).data_summary
+        assert (data["received_date"], data["answer_due"]) == ("2026-03-06", "2026-03-12T00:00:00+08:00")
+        assert [(r.document_id, r.received_on) for r in s.scalars(select(Receipt))] == [(letter, "2026-03-06")]
+        assert s.scalars(select(HumanTask.element_id).where(HumanTask.instance_id == iid,
+                                                            HumanTask.status == "open")).all() == ["authenticate_query"]
+    # and the other way round: completing the receipt step signs for a letter issued before it
+    iid2, now = replay(rt, "info_query__clock_from_receipt", until="receive_query")
+    letter2 = docs.issue_document(rt, "market_regulation.officer", iid2, "query_request", now)
+    _complete_open(rt, iid2, "receive_query", "health.officer", {"receipt_confirmed": True}, friday)
+    with rt.session() as s:
+        assert s.scalars(select(Receipt.received_on).where(Receipt.document_id == letter2)).all() == ["2026-03-06"]
+
+
 def test_a_refusal_states_its_statutory_ground(rt):
     iid, now = replay(rt, "info_query__refused_statutory_contested_coordinated", until="review_refusal")
     answer = text_of(rt, docs.issue_document(rt, "health.officer", iid, "query_answer", now))
@@ -239,3 +278,25 @@ def test_concurrent_issues_get_consecutive_numbers(rt, settings):
         seqs = sorted(s.scalars(select(Document.seq)))
         numbers = set(s.scalars(select(Document.number)))
     assert seqs == list(range(1, 9)) and len(numbers) == 8
+
+
+def test_the_supervision_officer_reading_the_answer_on_a_task_page_is_audited_once_a_day(rt):
+    from runner.queries import task_detail
+    from runner.queries.viewer import find_viewer
+
+    iid, now = replay(rt, "info_query__urgent_immediate", until="supervise_query", case="late")
+    with rt.session() as s:  # the urgent query was answered late: the 督办 stays open with the answer in the case
+        task = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                    HumanTask.element_id == "supervise_query")).one()
+
+    def reads():
+        with rt.session() as s:
+            return [(a.actor, a.instance_id) for a in s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "shared_read", AuditEntry.detail.like("查阅查询答复%")))]
+
+    supervisor = find_viewer(rt, "supervision.officer")
+    task_detail(rt, supervisor, task, now)
+    task_detail(rt, supervisor, task, now + timedelta(hours=1))
+    assert reads() == [("supervision.officer", iid)]
+    task_detail(rt, supervisor, task, now + timedelta(days=1))
+    assert reads() == [("supervision.officer", iid)] * 2

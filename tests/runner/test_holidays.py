@@ -199,7 +199,10 @@ def test_a_deadline_kept_in_a_variable_moves_for_the_next_step_too(rt, clock):
     """info_query keeps its deadline in answer_due; the answer step that opens after the change reads it."""
     from runner.services import complete_task
 
-    iid = start_process(rt, SENDER, "info_query", QUERY, T0)  # received Mon 03-02: due by the end of 03-05
+    iid = start_process(rt, SENDER, "info_query", QUERY, T0)
+    with rt.session() as s:  # signed for (签收查询请求) Mon 03-02: due by the end of 03-05
+        receipt = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open")).one()
+    complete_task(rt, "health.officer", receipt, {"receipt_confirmed": True}, T0)
     new_due = datetime(2026, 3, 7, tzinfo=TZ)
     moves = load_schedule(rt, "admin", parse_schedule(text_of(with_2026_holiday(rt, "2026-03-04"))), T0)
     assert [(m.instance_id, m.new) for m in moves] == [(iid, new_due)]

@@ -34,6 +34,16 @@ def open_tasks(rt, iid) -> list[str]:
                                                                    HumanTask.status == "open")))
 
 
+def sign_for(rt, iid) -> None:
+    """The target unit signs for the query (签收查询请求): the answer deadline runs from that day."""
+    from runner.services import complete_task
+    from tests.conftest import T0
+    with rt.session() as s:
+        task = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                    HumanTask.element_id == "receive_query")).one()
+    complete_task(rt, "health.officer", task, {"receipt_confirmed": True}, T0)
+
+
 def started(resp) -> int:
     assert resp.status_code == 302, resp.get_data(as_text=True)[-3000:]
     return int(resp.headers["Location"].split("/")[-1]) if "/instances/" in resp.headers["Location"] else None
@@ -69,17 +79,22 @@ def test_a_query_under_a_standing_authorisation_is_answered_without_authenticati
     assert "县卫生健康局：医疗机构执业登记信息（即时查询）" in form
     started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(eid)}))
     iid = newest_case(rt)
+    sign_for(rt, iid)
     assert open_tasks(rt, iid) == ["answer_query"]
+    with rt.session() as s:  # the entry's answer mode, set by the system, which the answer form follows
+        assert s.get(ProcessInstance, iid).data_summary["answer_mode"] == "lookup"
     with rt.session() as s:
         read = s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read")).one()
     assert read.actor == "market_regulation.officer" and read.instance_id == iid
     assert read.changes["shared_read"] == {"entry": eid, "standing": True} and "医疗机构执业登记信息" in read.detail
     # the answering officer sees the entry the query chose, and that no authentication is needed
     with rt.session() as s:
-        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid)).one()
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                      HumanTask.element_id == "answer_query")).one()
     page = health.get(f"/tasks/{answer}").get_data(as_text=True)
-    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复"):
+    for words in ("县卫生健康局：医疗机构执业登记信息", "统一社会信用代码", "无需认证，请直接答复", "查询到的数据项"):
         assert words in page, words
+    assert "文书复印件" not in page and "统计项目" not in page  # the entry is answered by lookup, not copies
 
 
 def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, browser):
@@ -87,6 +102,7 @@ def test_without_a_grant_the_query_is_authenticated_whatever_is_posted(rt, brows
     asker = browser("ecology_environment.officer")
     started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt)),
                                              "standing_authorisation": "true"}))
+    sign_for(rt, newest_case(rt))
     assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
     with rt.session() as s:
         assert s.scalars(select(StandingGrant)).all() == []
@@ -102,4 +118,49 @@ def test_a_query_names_an_entry_of_its_target_or_says_why_none_fits(rt, browser)
     assert resp.status_code == 422 and "不是被查询单位目录中的条目" in resp.get_data(as_text=True)
     assert snapshot(rt) == before
     started(asker.post("/start/info_query", {**QUERY, "no_entry_reason": "所需信息为案件办理中的临时数据，未列入目录"}))
+    sign_for(rt, newest_case(rt))
     assert open_tasks(rt, newest_case(rt)) == ["authenticate_query"]
+
+
+def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, browser, clock):
+    from runner.services import complete_task
+
+    health = publish(browser)
+    assert health.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
+    asker = browser("market_regulation.officer")
+    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt))}))
+    iid = newest_case(rt)
+    sign_for(rt, iid)
+
+    def reads() -> list[tuple[str, str]]:
+        with rt.session() as s:
+            return [(a.actor, a.at.date().isoformat()) for a in s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "shared_read", AuditEntry.detail.like("查阅查询答复%"))
+                .order_by(AuditEntry.id))]
+
+    page = asker.get(f"/instances/{iid}").get_data(as_text=True)
+    from runner.calendar import TZ
+    from tests.conftest import T0
+    day = T0.astimezone(TZ).date().isoformat()  # the day signed for: the answer deadline counts from it
+    assert day in page.split("签收日期（接到查询请求之日）", 1)[1][:400]
+    assert reads() == []  # nothing answered yet: nothing shared was read
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                      HumanTask.element_id == "answer_query")).one()
+    complete_task(rt, "health.officer", answer, {"answer_decision": "provide", "sharing_method": "query_access",
+                                                 "provided_info": "许可证有效。",
+                                                 "lookup_values": [{"field": "有效期", "value": "2028-12-31"}]},
+                  clock())
+    assert health.get(f"/instances/{iid}").status_code == 200  # the answering unit reads its own answer
+    assert reads() == []
+    assert "许可证有效。" in asker.get(f"/instances/{iid}").get_data(as_text=True)
+    asker.get(f"/instances/{iid}")  # the same reader, case and day: one entry
+    assert len(reads()) == 1
+    with rt.session() as s:
+        read = s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read",
+                                                  AuditEntry.detail.like("查阅查询答复%"))).one()
+    assert read.actor == "market_regulation.officer" and read.instance_id == iid
+    assert "医疗机构执业登记信息" in read.detail and read.changes["shared_read"]["entry"] == entry_id(rt)
+    clock.advance(days=1)  # the next day, through the API: a new entry
+    assert asker.get(f"/api/instances/{iid}").status_code == 200
+    assert [who for who, _ in reads()] == ["market_regulation.officer"] * 2
