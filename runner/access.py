@@ -154,7 +154,7 @@ def check_effective(definition, now: datetime) -> None:
         raise Invalid(f"「{definition.name}」依据的政策自 {definition.effective_from} 起施行，尚不能发起")
     if definition.effective_to and today > definition.effective_to:
         raise Invalid(f"「{definition.name}」依据的政策已于 {definition.effective_to} 失效（V1）；"
-                      "请法制审核人员在“流程版本库”页面（/legal/）建立并启用依据新政策的版本后再发起新的事项；"
+                      "请法制审核人员在“流程版本库”页面建立并启用依据新政策的版本后再发起新的事项；"
                       "已发起的事项按原版本继续办理")
 
 

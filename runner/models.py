@@ -80,7 +80,7 @@ class ProcessDefinition(Base):
     bpmn_xml: Mapped[str] = mapped_column(Text)
     forms: Mapped[dict] = mapped_column(JSON, default=dict)  # form file -> JSON Schema
     # scenario name -> YAML text: the version's own scenarios, run by the activation gate (runner/versions.py)
-    scenarios: Mapped[dict] = mapped_column(JSON, default=dict)
+    scenarios: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     spec_json: Mapped[str] = mapped_column(Text)  # serialized spec, stored once per version
     effective_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
     effective_to: Mapped[str | None] = mapped_column(String(10), nullable=True)

@@ -104,9 +104,21 @@ def render(template: str, values: dict, unit_names: dict[str, str]) -> str:
         return template
 
 
+_SPECS: dict[tuple[int, str], dict] = {}
+
+
+def _specs_of(definition) -> dict:
+    """The notice specs of one stored version, read from its XML once per process (by id and checksum): an
+    action does not load the diagram text (issue 10)."""
+    key = (definition.id, definition.checksum)
+    if key not in _SPECS:
+        _SPECS[key] = notice_specs(definition.bpmn_xml)
+    return _SPECS[key]
+
+
 def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[HumanTask], now: datetime) -> None:
     """Write the notices this step gives (ends reached, tasks completed or opened, 督办 raised)."""
-    specs = notice_specs(inst.definition.bpmn_xml) if inst.definition else {}
+    specs = _specs_of(inst.definition) if inst.definition else {}
     supervisions = [r for r in opened if r.kind == "supervision" and r.late_unit]
     for row in supervisions:  # the how-many-th 督办 of this unit on this matter: a repeat proposes referral (S6)
         earlier = s.scalar(select(func.count()).select_from(HumanTask).where(

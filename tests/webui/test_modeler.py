@@ -167,7 +167,7 @@ def test_the_preview_renders_the_form_as_officers_see_it(rt, browser):
     for prop in schema["properties"].values():
         if not prop.get("readOnly"):
             assert prop["title"] in html
-    assert 'name="letter_number"' in html
+    assert 'name="delivery"' in html  # letter_number is readOnly now (set from the issued letter)
     bad = _post(b, EDIT + "/preview", {"schema": ["not", "an", "object"]})
     assert bad.status_code == 422 and bad.get_json()["error"]
 
