@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from runner import documents as docs
+from runner.access import can_act
 from runner.calendar import TZ
 from runner.errors import Forbidden, Invalid
 from runner.models import AuditEntry, Document, DocumentTemplate, HumanTask, ProcessInstance, Receipt, User
@@ -51,12 +52,12 @@ def replay(rt, name: str, until: str | None = None, case: str = "main") -> tuple
                                                                 now)
         elif "complete" in step:
             iid = cases[step.get("instance", "main")]
-            with rt.session() as s:  # a task done once per unit (opinions) is the actor's unit's one
-                unit = s.scalar(select(User.unit_code).where(User.username == step["as"]))
+            with rt.session() as s:  # a step done once per unit or field: the one this actor may do
+                user = s.scalar(select(User).where(User.username == step["as"]))
                 tasks = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open",
                                                           HumanTask.element_id == step["complete"])
                                   .order_by(HumanTask.created_at, HumanTask.id)).all()
-                task = next((t for t in tasks if t.unit_code == unit), tasks[0])
+                task = next((t for t in tasks if can_act(user, t)), tasks[0])
             complete_task(rt, step["as"], task.id, step.get("data") or {}, now)
     return cases[case], now
 
