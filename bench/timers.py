@@ -35,10 +35,15 @@ def _sweep(url: str, out) -> None:
 
     rt = actions.make_runtime(actions.Settings(database_url=url, bpmn_dir=actions.ROOT / "bpmn",
                                                calendar_dir=actions.ROOT / "runner" / "data" / "calendar"))
-    before = _rss_mb()
-    fired = fire_due_timers(rt, actions.T0 + timedelta(days=30))
-    out.put((fired, before, _rss_mb()))
-    rt.session_factory.kw["bind"].dispose()
+    try:
+        before = _rss_mb()
+        fired = fire_due_timers(rt, actions.T0 + timedelta(days=30))
+        out.put((fired, before, _rss_mb()))
+    except BaseException as exc:  # the parent must hear of it, not wait on the queue for ever
+        out.put(exc.__class__.__name__ + ": " + str(exc))
+        raise
+    finally:
+        rt.session_factory.kw["bind"].dispose()
 
 
 def sweep(url: str, processes: int) -> tuple[float, list]:
@@ -48,10 +53,29 @@ def sweep(url: str, processes: int) -> tuple[float, list]:
     t = time.perf_counter()
     for p in procs:
         p.start()
-    results = [out.get() for _ in procs]
+    results = [_result(out, procs) for _ in procs]
     for p in procs:
         p.join()
     return time.perf_counter() - t, results
+
+
+def _result(out, procs, patience: float = 600.0):
+    """The next sweep's result; an error if a sweeping process failed or all of them died without one."""
+    import queue
+
+    waited = 0.0
+    while True:
+        try:
+            got = out.get(timeout=5)
+        except queue.Empty:
+            waited += 5
+            if waited >= patience or not any(p.is_alive() for p in procs):
+                codes = [p.exitcode for p in procs]
+                raise RuntimeError(f"timer sweep processes ended without a result (exit codes {codes})") from None
+            continue
+        if isinstance(got, str):
+            raise RuntimeError(f"a timer sweep process failed: {got}")
+        return got
 
 
 def part(args, n, tmp, use_pg, result, notes) -> None:
