@@ -34,7 +34,8 @@ def _sweep(url: str, out) -> None:
     from runner.services import fire_due_timers
 
     rt = actions.make_runtime(actions.Settings(database_url=url, bpmn_dir=actions.ROOT / "bpmn",
-                                               calendar_dir=actions.ROOT / "runner" / "data" / "calendar"))
+                                               calendar_dir=actions.ROOT / "runner" / "data" / "calendar"),
+                            create=False)  # prepare() made the schema; two processes creating it at once collide
     try:
         before = _rss_mb()
         fired = fire_due_timers(rt, actions.T0 + timedelta(days=30))
