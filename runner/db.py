@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
@@ -45,8 +45,10 @@ def create_schema(engine: Engine) -> None:
     """Create the tables, and the triggers and chain head that keep the audit log append-only."""
     from runner import audit, models  # noqa: F401  (registers the tables)
 
-    Base.metadata.create_all(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # processes starting together (gunicorn workers) take turns
+            conn.execute(text("SELECT pg_advisory_xact_lock(7242001)"))
+        Base.metadata.create_all(conn)
         audit.install(conn)
 
 
