@@ -4,12 +4,40 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from datetime import date
+from functools import wraps
 from pathlib import Path
 
 from runner.calendar import CalendarError, WorkingCalendar
 from runner.config import settings_from_env
 from runner.serve import cmd_serve, serve_parser
+
+
+@contextmanager
+def _runtime(settings=None, create: bool = True):
+    """A runtime for one command; its connections are closed when the command ends."""
+    from runner.runtime import make_runtime
+
+    rt = make_runtime(settings if settings is not None else settings_from_env(), create=create)
+    try:
+        yield rt
+    finally:
+        rt.session_factory.kw["bind"].dispose()
+
+
+def _refusals_printed(command):
+    """Print a command's DomainError as its Chinese message on stderr and exit 1."""
+    @wraps(command)
+    def run(args) -> int:
+        from runner.errors import DomainError
+
+        try:
+            return command(args)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,16 +113,14 @@ def _versions_parser(sub) -> None:
     q.add_argument("dir")
 
 
+@_refusals_printed
 def cmd_versions(args) -> int:
     from datetime import UTC, datetime
 
-    from runner.errors import DomainError
-    from runner.runtime import make_runtime
     from runner.versions import STATUS_WORDS, activate, create_successor, export_in_force, import_file, list_versions
 
     now = datetime.now(UTC)
-    rt = make_runtime(settings_from_env())
-    try:
+    with _runtime() as rt:
         if args.versions_command == "list":
             for proc in list_versions(rt, now, args.key):
                 force = f"现行第 {proc.in_force} 版" if proc.in_force else "⚠ 今日无现行版本，不能发起新事项"
@@ -119,11 +145,6 @@ def cmd_versions(args) -> int:
         else:
             for line in export_in_force(rt, Path(args.dir), now):
                 print(f"已写出 {line}")
-    except DomainError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
-    finally:
-        rt.session_factory.kw["bind"].dispose()
     return 0
 
 
@@ -134,19 +155,12 @@ def _diff_parser(sub) -> None:
     p.add_argument("b", type=int, nargs="?", help="新版本（不写则为最新一版）")
 
 
+@_refusals_printed
 def cmd_diff(args) -> int:
     from runner.diff import compare_versions, diff_text
-    from runner.errors import DomainError
-    from runner.runtime import make_runtime
 
-    rt = make_runtime(settings_from_env())
-    try:
+    with _runtime() as rt:
         print(diff_text(compare_versions(rt, args.key, args.a, args.b)))
-    except DomainError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
-    finally:
-        rt.session_factory.kw["bind"].dispose()
     return 0
 def _trace_parser(sub) -> None:
     p = sub.add_parser("trace", help="规则追溯：每条规则由现行版本的哪些环节承载、由哪些场景检验，列出缺口")
@@ -158,7 +172,6 @@ def cmd_trace(args) -> int:
     from datetime import UTC, datetime
 
     from runner.calendar import TZ
-    from runner.runtime import make_runtime
     from runner.trace import trace
 
     if args.date:
@@ -169,11 +182,8 @@ def cmd_trace(args) -> int:
             return 2
     else:
         now = datetime.now(UTC)
-    rt = make_runtime(settings_from_env())
-    try:
+    with _runtime() as rt:
         report = trace(rt, now)
-    finally:
-        rt.session_factory.kw["bind"].dispose()
     print(report.text())
     return 1 if report.uncarried or report.untested else 0
 
@@ -213,16 +223,14 @@ def _new_password() -> str | None:
     return first if getpass.getpass("再输入一次：") == first else None
 
 
+@_refusals_printed
 def cmd_user(args) -> int:
     from datetime import UTC, datetime
 
     from runner.accounts import change_password, deactivate_user
-    from runner.errors import DomainError
-    from runner.runtime import make_runtime
     from runner.sync import SYSTEM
 
-    rt = make_runtime(settings_from_env())
-    try:
+    with _runtime() as rt:
         if args.action == "passwd":
             password = _new_password()
             if password is None:
@@ -233,11 +241,6 @@ def cmd_user(args) -> int:
         else:
             ended = deactivate_user(rt, SYSTEM, args.username, datetime.now(UTC))
             print(f"已停用 {args.username}，结束会话 {ended} 个")
-    except DomainError as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
-    finally:
-        rt.session_factory.kw["bind"].dispose()
     return 0
 
 
@@ -374,11 +377,9 @@ def _with_loaded_years(cal: WorkingCalendar, settings):
 
 def cmd_calendar(args) -> int:
     from runner.holidays import ScheduleInvalid, parse_schedule
-    from runner.runtime import make_runtime
     from runner.scheduler import wall_clock
 
-    rt = make_runtime(settings_from_env())
-    try:
+    with _runtime() as rt:
         if args.calendar_command == "show":
             text, known = _show_year(rt, args.year)
             print(text, file=sys.stdout if known else sys.stderr)
@@ -398,8 +399,6 @@ def cmd_calendar(args) -> int:
         for m in moves:
             print(f"  {m.business_key} {m.title}｜{m.task}：{_local(m.old)} → {_local(m.new)}（{m.days:+d} 个工作日）")
         return 0
-    finally:
-        rt.session_factory.kw["bind"].dispose()
 
 
 def _local(value) -> str:
@@ -445,7 +444,6 @@ def cmd_worker(args) -> int:
 
     from runner.calendar import TZ
     from runner.notices import record_deadline_events
-    from runner.runtime import make_runtime
     from runner.scheduler import wall_clock
     from runner.worker import drain, run_forever, worker_name
 
@@ -459,10 +457,10 @@ def cmd_worker(args) -> int:
             print(f"时间格式应为 ISO 8601：{args.now}", file=sys.stderr)
             return 2
         fixed = fixed if fixed.tzinfo else fixed.replace(tzinfo=TZ)
-    rt = make_runtime(settings, create=False)  # the schema is init-db's; workers starting together never race on it
     name, lease = args.name or worker_name(), timedelta(seconds=args.lease)
     clock = (lambda: fixed) if args.now else wall_clock
-    try:
+    # the schema is init-db's; workers starting together never race on it
+    with _runtime(settings, create=False) as rt:
         if args.once:
             started = time.monotonic()  # only to report the rate; what fires is decided by clock()
             done = drain(rt, clock(), name, args.batch, lease)
@@ -479,8 +477,6 @@ def cmd_worker(args) -> int:
         print(f"定时器处理进程 {name} 已启动，每 {interval:g} 秒检查一次到期的定时器", flush=True)
         run_forever(rt, clock, interval, stop, name, args.batch, lease)
         return 0
-    finally:
-        rt.session_factory.kw["bind"].dispose()
 
 
 def _evidence_parser(sub) -> None:
@@ -493,16 +489,12 @@ def cmd_evidence(args) -> int:
     from datetime import timedelta
 
     from runner.evidence import sweep_orphans, upload_folder
-    from runner.runtime import make_runtime
     from runner.scheduler import wall_clock
 
     settings = settings_from_env()
     folder = upload_folder(settings)
-    rt = make_runtime(settings)
-    try:
+    with _runtime(settings) as rt:
         removed = sweep_orphans(rt, folder, wall_clock(), timedelta(days=args.grace_days))
-    finally:
-        rt.session_factory.kw["bind"].dispose()
     print(f"已删除 {len(removed)} 个孤立文件（{folder}）")
     return 0
 
@@ -511,9 +503,7 @@ def cmd_evidence(args) -> int:
 COMMANDS = {"audit": cmd_audit, "init-db": cmd_init_db, "run": cmd_run, "users": cmd_users, "user": cmd_user,
             "deadline": cmd_deadline, "validate": cmd_validate, "simulate": cmd_simulate, "versions": cmd_versions,
             "calendar": cmd_calendar, "trace": cmd_trace, "worker": cmd_worker,
-            "evidence": cmd_evidence, "serve": cmd_serve}
-
-COMMANDS["diff"] = cmd_diff
+            "evidence": cmd_evidence, "serve": cmd_serve, "diff": cmd_diff}
 
 if __name__ == "__main__":
     sys.exit(main())
