@@ -22,6 +22,7 @@ from runner.access import (
     oversees,
     record_denial,  # noqa: F401  (re-exported: callers and tests import it from here)
 )
+from runner.audit import hold
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, Forbidden, Invalid, NotFound
@@ -105,7 +106,10 @@ def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
                   {"id": instance_id})
     else:
         stmt = stmt.with_for_update(of=ProcessInstance)
-    return s.scalars(stmt).first()
+    inst = s.scalars(stmt).first()
+    if inst is not None:
+        hold(s, inst)  # the case's audit entries go on its own chain, whose head this lock guards
+    return inst
 
 
 # What an action reads of its definition row; the rest is parsed once per process (Runtime caches).
@@ -167,6 +171,7 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
             state_json=state, data_summary={})
         s.add(inst)
         s.flush()  # a duplicate key (only possible against keys made by hand) is retried by _guard
+        hold(s, inst)
         s.add(AuditEntry(at=now, actor=user.username, action="start", instance_id=inst.id,
                          detail=f"发起「{bundle.name}」{business_key}", changes=_jsonable_changes({}, data)))
         sync_instance(rt, s, inst, wf, now, new=True)
@@ -266,8 +271,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         if row.kind == "receipt":
             _sign_for_documents(s, inst.id, row.unit_code, user.username, now)
-        s.flush()
-        return inst.id
+        return inst.id  # the commit flushes: a lost race raised there is still inside _guard
 
 
 def _sign_for_documents(s: Session, instance_id: int, unit_code: str, username: str, now: datetime) -> None:

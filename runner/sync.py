@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.holidays import note_deadline_bases
-from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit
 from runner.names import element_names
 from runner.notices import record_notices
 from runner.org import FIELDS, ROLES
@@ -41,24 +41,29 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     units |= _units_in(data, set(rt.unit_kinds(s)))
     recorded = set() if new else set(inst.units or [])
     ended = engine.is_completed(wf) and inst.status == "running"  # withdrawn/closed are ended by lifecycle
-    end_names = _names_of(rt, s, inst, engine.reached_end_events(wf)) if ended else []
+    title = str(data.get("title") or inst.title or "")[:255]
+    if title != inst.title:
+        inst.title = title  # the notices below read it (rare: a step that renames the case)
+    for code in sorted(units - recorded):
+        s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
+    if ended:
+        end_names = _names_of(rt, s, inst, engine.reached_end_events(wf))
+        s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id,
+                         element_id=engine.outcome(wf), detail="流程结束：" + "、".join(end_names)))
+    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
+    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
+    # The case's own columns last, after every read of this step: its UPDATE goes out once, at the commit,
+    # with its version up by one and its audit chain's head (runner/audit.py) in the same statement.
     with s.no_autoflush:
         inst.state_json, inst.serializer_version = engine.dump_state(wf)
         inst.data_summary = _jsonable(data)
-        inst.title = str(data.get("title") or inst.title or "")[:255]
         if sorted(units) != list(inst.units or []):
             inst.units = sorted(units)
-        for code in sorted(units - recorded):
-            s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
         if ended:
             inst.status = "completed"
             inst.ended_at = now
             inst.end_event = engine.outcome(wf)
             inst.end_events = engine.reached_end_events(wf)
-            s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
-                             detail="流程结束：" + "、".join(end_names)))
-    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
-    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
     return opened
 
 
@@ -79,7 +84,7 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
             raise Invalid(f"流程图错误：任务 {task.element_id} 未指定办理单位或角色（unit/role）")
         unit = engine.evaluate(wf, task_id, props["unit"], now)
         field = engine.evaluate(wf, task_id, props["field"], now) if props.get("field") else None
-        _require_staff(s, task.name, str(unit), props["role"], field)
+        _require_staff(rt, s, task.name, str(unit), props["role"], field)
         late_unit = engine.evaluate(wf, task_id, props["lateUnit"], now) if props.get("lateUnit") else None
         due = None
         if props.get("due"):
@@ -129,10 +134,14 @@ class Unstaffed(Invalid):
     """A step would hand a task to a unit and role that no active account holds; an administrator is told."""
 
 
-def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> None:
-    """Refuse a step that hands a task to nobody: no active account of UNIT and ROLE (and FIELD for leaders)."""
-    users = s.scalars(select(User).where(User.unit_code == unit, User.role == role, User.active.is_(True)))
-    if any(field is None or str(field) in (u.fields or []) for u in users):
+def _require_staff(rt: Runtime, s: Session, task_name: str, unit: str, role: str, field) -> None:
+    """Refuse a step that hands a task to nobody: no active account of UNIT and ROLE (and FIELD for leaders).
+    Read from the runtime's cached roster (Runtime.staff); a refusal reads the database again, so a stale
+    roster can only let a step through that an account change of the last seconds would have refused."""
+    def staffed(roster) -> bool:
+        return any(field is None or str(field) in fields for fields in roster.get((unit, role), ()))
+
+    if staffed(rt.staff(s)) or staffed(rt.staff(s, fresh=True)):
         return
     unit_name = s.scalar(select(Unit.name).where(Unit.code == unit)) or "未登记的单位"
     field_text = f"（{FIELDS.get(str(field), '未登记的领域')}）" if field else ""
