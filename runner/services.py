@@ -90,23 +90,29 @@ def _transient(exc: DBAPIError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
+def lock_instance(s: Session, instance_id: int, task: HumanTask | None = None) -> ProcessInstance | None:
     """Serialise actions on one case: take its row lock first, then (re)load it with the winner's state.
 
     PostgreSQL: SELECT ... FOR UPDATE of the instance row alone, in the same statement that loads it. SQLite
     has no row locks, but a write takes the database's write lock until commit, and pysqlite runs earlier
     reads outside the transaction: so a no-op UPDATE as the first write makes every later read in this
     transaction see the latest committed state. The definition comes with it without its large columns
-    (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum."""
-    stmt = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum.
+    TASK: a task of the case read before the lock; it is read again in the same statement (and on PostgreSQL
+    locked with the case), so the caller sees whether another action completed or claimed it meanwhile."""
+    stmt = (select(ProcessInstance) if task is None else
+            select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.id == task.id))
+    stmt = (stmt.where(ProcessInstance.id == instance_id)
             .options(joinedload(ProcessInstance.definition).load_only(*_DEFINITION_HEAD))
             .execution_options(populate_existing=True))
     if s.get_bind().dialect.name == "sqlite":
         s.execute(text("UPDATE process_instances SET lock_version = lock_version WHERE id = :id"),
                   {"id": instance_id})
     else:
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    inst = s.scalars(stmt).first()
+        stmt = stmt.with_for_update(of=[ProcessInstance] if task is None else [ProcessInstance, HumanTask])
+    found = s.execute(stmt).first()
+    inst = found[0] if found is not None else None
     if inst is not None:
         hold(s, inst)  # the case's audit entries go on its own chain, whose head this lock guards
     return inst
@@ -239,8 +245,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
                 raise Conflict(message + "（他人刚刚办理了该任务）")
             raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
         # Refusals above are audited in their own transaction, so they come before the lock is held.
-        inst = lock_instance(s, row.instance_id)
-        s.refresh(row)
+        inst = lock_instance(s, row.instance_id, task=row)  # ROW read again with the case
         if row.status != "open":
             raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}（他人刚刚办理了该任务）")
         if not can_act(user, row):
