@@ -147,8 +147,12 @@ def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[Human
                     tell(f"end:{element}:{spec.key}", spec, base)
     tasks = [e for e in specs if not specs[e][0].end_event]
     if tasks:
-        done = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "completed",
-                                                 HumanTask.completed_at == now, HumanTask.element_id.in_(tasks)))
+        # The tasks this step completed: only an action completes a task, and it holds the row in this session.
+        # (A task completed by an earlier action at the same instant was told then, or its condition on its
+        # own data did not hold.)
+        done = sorted((o for o in s.identity_map.values() if isinstance(o, HumanTask) and o.instance_id == inst.id
+                       and o.status == "completed" and o.completed_at == now and o.element_id in tasks),
+                      key=lambda o: o.id)
         for row in done:
             for spec in specs[row.element_id]:
                 if not spec.on_open and _holds(rt, wf, row, spec, now):

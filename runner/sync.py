@@ -33,8 +33,8 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     it is updated once, at the commit, and its version goes up by one per action."""
     engine = rt.engine
     timers = engine.waiting_timers(wf)
-    opened = _sync_human_tasks(rt, s, inst, wf, timers, now)
-    _sync_timers(s, inst, timers)
+    opened = _sync_human_tasks(rt, s, inst, wf, timers, now, new)
+    _sync_timers(s, inst, timers, new)
     data = engine.data(wf) if data is None else data
     units = set(inst.units or []) | {inst.initiator_unit}
     units |= {row.unit_code for row in opened}
@@ -67,13 +67,13 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     return opened
 
 
-def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
+def _sync_human_tasks(rt, s, inst, wf, timers, now, new: bool = False) -> list[HumanTask]:
     engine = rt.engine
     ready = {t.id: t for t in engine.ready_user_tasks(wf)}
     # Not flushed first (a flush costs more than the read): a row this action completed still reads "open"
     # from the database, and is told apart by its status in memory.
-    with s.no_autoflush:
-        open_rows = {row.id: row for row in s.scalars(
+    with s.no_autoflush:  # a case made in this transaction has no rows yet: nothing to read
+        open_rows = {} if new else {row.id: row for row in s.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))
             if row.status == "open"}
     for task_id, row in open_rows.items():
@@ -169,9 +169,9 @@ def _unit_name(s: Session, code) -> str:
     return unit.name if unit else str(code)
 
 
-def _sync_timers(s, inst, timers) -> None:
+def _sync_timers(s, inst, timers, new: bool = False) -> None:
     with s.no_autoflush:  # as for the open tasks: only this function changes timer rows in an action
-        rows = {row.id: row for row in s.scalars(
+        rows = {} if new else {row.id: row for row in s.scalars(
             select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")) if row.status == "waiting"}
     live = {t.id: t for t in timers}
     for timer_id, row in rows.items():
