@@ -52,6 +52,15 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
+def _user_and_task(s: Session, username: str, task_id: str) -> tuple[User, HumanTask | None]:
+    """The active user USERNAME and task TASK_ID (None when there is none), in one round trip."""
+    found = s.execute(select(User, HumanTask).outerjoin(HumanTask, HumanTask.id == task_id)
+                      .where(User.username == username, User.active.is_(True))).first()
+    if found is None:
+        raise Forbidden(f"未知或已停用的用户：{username}")
+    return found[0], found[1]
+
+
 def _unit_codes(rt: Runtime, s: Session) -> set[str]:
     return set(rt.unit_kinds(s))
 
@@ -232,8 +241,7 @@ def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: dat
 
 def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False) -> int:
     with rt.session() as s, s.begin():
-        user = _user(s, username)
-        row = s.get(HumanTask, task_id)
+        user, row = _user_and_task(s, username, task_id)
         if row is None:
             raise NotFound("任务不存在")
         if not can_act(user, row):
