@@ -131,7 +131,7 @@ def _record_late_task(rt: Runtime, s: Session, inst: ProcessInstance, row: Human
     if own:
         row.late_task_name, row.late_due_at = own[-1].name, own[-1].due_at
     else:
-        row.late_task_name = element_names(_xml_of(rt, inst)).get(elements[0], "")
+        row.late_task_name = _element_names(rt, inst).get(elements[0], "")
 
 
 class Unstaffed(Invalid):
@@ -155,8 +155,20 @@ def _require_staff(rt: Runtime, s: Session, task_name: str, unit: str, role: str
 
 def _names_of(rt: Runtime, s: Session, inst: ProcessInstance, element_ids: list[str]) -> list[str]:
     """The diagram's names for ELEMENT_IDS (the audit text is read by people, not by the engine)."""
-    names = element_names(_xml_of(rt, inst))
+    names = _element_names(rt, inst)
     return [names.get(e, e) for e in element_ids]
+
+
+_NAMES: dict[tuple, dict[str, str]] = {}
+
+
+def _element_names(rt: Runtime, inst: ProcessInstance) -> dict[str, str]:
+    """The case's own version's element names, read from its XML once per process (by id and checksum)."""
+    definition = inst.definition
+    key = (definition.id, definition.checksum)
+    if key not in _NAMES:
+        _NAMES[key] = element_names(_xml_of(rt, inst))
+    return _NAMES[key]
 
 
 def _xml_of(rt: Runtime, inst: ProcessInstance) -> str:
