@@ -63,6 +63,22 @@ def install(conn: Connection) -> None:
     if conn.execute(select(AuditChain.id).where(AuditChain.id == 1)).first() is None:
         last = conn.execute(select(func.coalesce(func.max(AuditEntry.id), 0))).scalar_one()
         conn.execute(AuditChain.__table__.insert().values(id=1, seq=last, hash=""))
+    catch_up_ids(conn)
+
+
+def catch_up_ids(conn: Connection) -> None:
+    """Move PostgreSQL's id sequence of audit_log past its highest id when it lags behind: before 0004 every
+    entry was inserted with its chain number as id, so the sequence never moved. (Left alone otherwise, so a
+    process starting beside running ones never sets it back.)"""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite gives max(id) + 1
+    sequence = conn.execute(text("SELECT pg_get_serial_sequence('audit_log', 'id')")).scalar()
+    if sequence is None:
+        return
+    last = conn.execute(select(func.coalesce(func.max(AuditEntry.id), 0))).scalar_one()
+    value, called = conn.execute(text(f"SELECT last_value, is_called FROM {sequence}")).one()
+    if last > (value if called else value - 1):  # the highest id the sequence has handed out
+        conn.execute(text("SELECT setval(:s, :v, true)"), {"s": sequence, "v": last})
 
 
 def uninstall(conn: Connection) -> None:

@@ -25,6 +25,10 @@ def upgrade() -> None:
     op.add_column("process_instances", sa.Column("audit_seq", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("process_instances", sa.Column("audit_hash", sa.String(length=64), nullable=False,
                                                  server_default=""))
+    # Entries were inserted with their chain number as id until now: PostgreSQL's id sequence never moved.
+    from runner.audit import catch_up_ids
+
+    catch_up_ids(op.get_bind())
 
 
 def downgrade() -> None:
