@@ -19,6 +19,7 @@ Besides standard JSON Schema (draft 2020-12) the forms use a few keywords of the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import date, datetime
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
@@ -201,9 +202,14 @@ def validate_form(schema: dict, data: dict, unit_codes: set[str] | None = None, 
         raise Invalid("表单数据必须是一个对象")
     errors: dict[str, str] = dict(_bad_text(data))
     refs = {"today": local_date(today) if today is not None else None}
-    validator = _validator_class(lambda name: refs["today"] if name == "today" else _lookup(name, data, context),
-                                 calendar)(schema, format_checker=FormatChecker())
-    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+    validator = _FORM_VALIDATOR(schema, format_checker=_FORMATS)
+    submission = _SUBMISSION.set((lambda name: refs["today"] if name == "today" else _lookup(name, data, context),
+                                  calendar))
+    try:
+        found = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    finally:
+        _SUBMISSION.reset(submission)
+    for err in found:
         path = _field_path(err)
         errors.setdefault(path or "_form", _message(err))
     for name, message in _not_applicable(schema, data).items():
@@ -265,37 +271,50 @@ def _as_date(value) -> date | None:
     return None
 
 
-def _validator_class(resolve, calendar):
-    """Draft 2020-12 plus the date keywords and a whitespace-blind minLength, bound to this submission."""
+# The submission being validated: (resolve a field or "today" to its value, the working calendar). A context
+# variable, so the validator class below is built once per process (building one costs more than validating).
+_SUBMISSION: ContextVar[tuple] = ContextVar("form_submission")
+_FORMATS = FormatChecker()
 
-    def not_before(validator, ref, instance, schema):
-        day, other = _as_date(instance), _as_date(resolve(ref))
-        if day and other and day < other:
-            yield ValidationError(f"不能早于{_ref_words(ref, other, schema)}")
 
-    def not_after(validator, ref, instance, schema):
-        day, other = _as_date(instance), _as_date(resolve(ref))
-        if day and other and day > other:
-            yield ValidationError(f"不能晚于{_ref_words(ref, other, schema)}")
+def _resolve(ref):
+    return _SUBMISSION.get()[0](ref)
 
-    def within_calendar(validator, wanted, instance, schema):
-        day = _as_date(instance)
-        if not wanted or day is None or calendar is None:
-            return
-        years = calendar.loaded_years
-        if day.year not in years:
-            yield ValidationError(f"须在已载入节假日安排的年份内（{min(years)}–{max(years)} 年），"
-                                  f"否则无法计算期限")
 
-    def min_length(validator, n, instance, schema):
-        if isinstance(instance, str) and len(instance.strip()) < n:
-            blank = instance and not instance.strip()
-            yield ValidationError("不能只填空白" if blank else ("不能为空" if n == 1 else f"至少 {n} 个字"))
+def _not_before(validator, ref, instance, schema):
+    day, other = _as_date(instance), _as_date(_resolve(ref))
+    if day and other and day < other:
+        yield ValidationError(f"不能早于{_ref_words(ref, other, schema)}")
 
-    return validators.extend(Draft202012Validator, {
-        "x-not-before": not_before, "x-not-after": not_after, "x-within-calendar": within_calendar,
-        "minLength": min_length,
-    })
+
+def _not_after(validator, ref, instance, schema):
+    day, other = _as_date(instance), _as_date(_resolve(ref))
+    if day and other and day > other:
+        yield ValidationError(f"不能晚于{_ref_words(ref, other, schema)}")
+
+
+def _within_calendar(validator, wanted, instance, schema):
+    day = _as_date(instance)
+    calendar = _SUBMISSION.get()[1]
+    if not wanted or day is None or calendar is None:
+        return
+    years = calendar.loaded_years
+    if day.year not in years:
+        yield ValidationError(f"须在已载入节假日安排的年份内（{min(years)}–{max(years)} 年），"
+                              f"否则无法计算期限")
+
+
+def _min_length(validator, n, instance, schema):
+    if isinstance(instance, str) and len(instance.strip()) < n:
+        blank = instance and not instance.strip()
+        yield ValidationError("不能只填空白" if blank else ("不能为空" if n == 1 else f"至少 {n} 个字"))
+
+
+# Draft 2020-12 plus the date keywords and a whitespace-blind minLength.
+_FORM_VALIDATOR = validators.extend(Draft202012Validator, {
+    "x-not-before": _not_before, "x-not-after": _not_after, "x-within-calendar": _within_calendar,
+    "minLength": _min_length,
+})
 
 
 def _ref_words(ref: str, other: date, schema: dict) -> str:

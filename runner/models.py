@@ -119,6 +119,10 @@ class ProcessInstance(Base):
     state_json: Mapped[str] = mapped_column(Text)
     data_summary: Mapped[dict] = mapped_column(JSON, default=dict)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # The head of this case's own audit hash chain (runner/audit.py): the number and hash of its last entry.
+    # Moved by the action that already holds this row's lock, in the same UPDATE: cases never wait on each other.
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audit_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # Joined for reads (a page may use it after its session closed); the write path loads only the head of
     # the definition row (runner.services.lock_instance) and the runtime caches the parsed version.
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
@@ -198,6 +202,9 @@ class Timer(Base):
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
+    # One chain per case, and one (the system chain) for entries written without a case's lock: each entry's
+    # place in its chain is (chain_id, seq), without gaps.
+    __table_args__ = (Index("ix_audit_log_chain", "chain_id", "seq", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(64))
@@ -207,14 +214,18 @@ class AuditEntry(Base):
     element_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
-    # The hash chain (runner/audit.py): id is the entry's place in the chain, without gaps.
+    # The hash chain (runner/audit.py). chain_id: the case whose chain holds the entry (None: the system chain);
+    # seq: its number there. Both None for an entry written before migration 0004, whose number is its id.
+    chain_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class AuditChain(Base):
-    """The one-row head of the audit hash chain: the last entry's number and hash. Appends update it first,
-    so on PostgreSQL its row lock serialises writers and the chain cannot fork."""
+    """The one-row head of the system audit chain (entries written without holding a case's lock: refusals,
+    notices read, reminders...): the last entry's number and hash. Appends update it first, so on PostgreSQL
+    its row lock serialises those writers and the chain cannot fork. A case's chain has its head on the case."""
 
     __tablename__ = "audit_chain"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -226,13 +237,6 @@ class AuditChain(Base):
 @event.listens_for(AuditEntry, "before_delete")
 def _audit_is_append_only(_mapper, _connection, target):
     raise PermissionError(f"审计日志只能追加，不能修改或删除（#{target.id}）")
-
-
-@event.listens_for(AuditEntry, "before_insert")
-def _audit_chained(_mapper, connection, target):
-    from runner.audit import link
-
-    link(connection, target)
 
 
 class Upload(Base):
@@ -456,3 +460,7 @@ class BusinessKeyCounter(Base):
     __tablename__ = "business_key_counters"
     stem: Mapped[str] = mapped_column(String(64), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The audit chains' session hooks (runner/audit.py) are registered whenever the tables are.
+from runner import audit as _audit  # noqa: E402,F401

@@ -127,18 +127,16 @@ def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[Human
         row.late_repeat = (earlier or 0) + 1
     if not specs and not supervisions:
         return
-    told = set(s.scalars(select(Notice.source).where(Notice.instance_id == inst.id)))
-    units = dict(s.execute(select(Unit.code, Unit.name)).all())
+    units = rt.unit_names(s)
     data = rt.engine.data(wf)
     base = {**data, "title": inst.title, "business_key": inst.business_key}
-    pending: list[tuple[str, str, str, str, str]] = []  # source, element, unit, kind, text
+    # what this step would tell, under the source that says whether it was told before (read only if any)
+    candidates: list[tuple[str, tuple[str, str, str, str, str]]] = []  # source, (source@unit, element, unit...)
 
     def tell(source: str, spec: NoticeSpec, values: dict) -> None:
-        if source in told:
-            return
         for unit in _recipients(spec, values, inst, units):
-            pending.append((source if unit == inst.initiator_unit or not spec.to else f"{source}@{unit}",
-                            spec.element_id, unit, "outcome", render(spec.text, values, units)))
+            candidates.append((source, (source if unit == inst.initiator_unit or not spec.to else f"{source}@{unit}",
+                                        spec.element_id, unit, "outcome", render(spec.text, values, units))))
 
     ends = [e for e in specs if specs[e][0].end_event]
     if ends:
@@ -149,8 +147,12 @@ def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[Human
                     tell(f"end:{element}:{spec.key}", spec, base)
     tasks = [e for e in specs if not specs[e][0].end_event]
     if tasks:
-        done = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "completed",
-                                                 HumanTask.completed_at == now, HumanTask.element_id.in_(tasks)))
+        # The tasks this step completed: only an action completes a task, and it holds the row in this session.
+        # (A task completed by an earlier action at the same instant was told then, or its condition on its
+        # own data did not hold.)
+        done = sorted((o for o in s.identity_map.values() if isinstance(o, HumanTask) and o.instance_id == inst.id
+                       and o.status == "completed" and o.completed_at == now and o.element_id in tasks),
+                      key=lambda o: o.id)
         for row in done:
             for spec in specs[row.element_id]:
                 if not spec.on_open and _holds(rt, wf, row, spec, now):
@@ -161,8 +163,12 @@ def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[Human
                     tell(f"open:{row.id}:{spec.key}", spec, {**base, "unit": row.unit_code})
     for row in supervisions:
         source = f"supervision:{row.id}"
-        if source not in told:
-            pending.append((source, row.element_id, row.late_unit, "supervision", _supervision_text(inst, row)))
+        text = _supervision_text(inst, row)
+        candidates.append((source, (source, row.element_id, row.late_unit, "supervision", text)))
+    if not candidates:
+        return
+    told = set(s.scalars(select(Notice.source).where(Notice.instance_id == inst.id)))
+    pending = [notice for source, notice in candidates if source not in told]
     for source, element, unit, kind, text in pending:
         s.add(Notice(instance_id=inst.id, unit_code=unit, source=source[:80], element_id=element, kind=kind,
                      text=text, created_at=now))

@@ -20,7 +20,7 @@ from runner.config import ROOT, Settings
 from runner.db import create_schema, make_engine, make_session_factory
 from runner.engine import Case, DiagramError, Engine, LoadedSpec, ProcessBundle
 from runner.holidays import attach as attach_holidays
-from runner.models import ProcessDefinition, Unit
+from runner.models import ProcessDefinition, Unit, User
 from runner.rules import load_originals, load_restatements, load_rules
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,14 @@ _unit_generation = [0]
 
 @event.listens_for(Session, "after_flush")
 def _units_changed(session, _context) -> None:
-    if any(isinstance(obj, Unit) for obj in (*session.new, *session.dirty, *session.deleted)):
+    if any(isinstance(obj, Unit | User) for obj in (*session.new, *session.dirty, *session.deleted)):
+        _unit_generation[0] += 1
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _units_changed_in_bulk(state) -> None:
+    if (state.is_update or state.is_delete or state.is_insert) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ in (Unit, User):
         _unit_generation[0] += 1
 
 
@@ -58,6 +65,7 @@ class Runtime:
     load_problems: list[str] = field(default_factory=list)  # diagrams left out at start-up, and why
     _bundle_cache: dict[tuple, ProcessBundle] = field(default_factory=dict)
     _units: tuple | None = None  # (generation, monotonic time read, {code: kind})
+    _staff: tuple | None = None  # (generation, monotonic time read, {(unit, role): [fields of each active account]})
 
     def session(self) -> Session:
         return self.session_factory()
@@ -71,9 +79,31 @@ class Runtime:
         cached = self._units
         if cached is None or cached[0] != _unit_generation[0] or time.monotonic() - cached[1] > UNIT_CACHE_SECONDS:
             generation = _unit_generation[0]
-            kinds = {code: kind for code, kind in s.execute(select(Unit.code, Unit.kind))}
-            self._units = cached = (generation, time.monotonic(), kinds)
+            rows = s.execute(select(Unit.code, Unit.kind, Unit.name)).all()
+            kinds = {code: kind for code, kind, _name in rows}
+            self._units = cached = (generation, time.monotonic(), kinds, {code: name for code, _k, name in rows})
         return cached[2]
+
+    def staff(self, s: Session, fresh: bool = False) -> dict[tuple[str, str], list[tuple[str, ...]]]:
+        """(unit, role) -> the fields of each active account holding it, cached like unit_kinds: a step checks
+        that each task it opens has someone to do it. FRESH: read it again now."""
+        import time
+
+        cached = self._staff
+        if fresh or cached is None or cached[0] != _unit_generation[0] \
+                or time.monotonic() - cached[1] > UNIT_CACHE_SECONDS:
+            generation = _unit_generation[0]
+            roster: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+            for unit, role, fields in s.execute(select(User.unit_code, User.role, User.fields)
+                                                .where(User.active.is_(True))):
+                roster.setdefault((unit, role), []).append(tuple(str(f) for f in fields or ()))
+            self._staff = cached = (generation, time.monotonic(), roster)
+        return cached[2]
+
+    def unit_names(self, s: Session) -> dict[str, str]:
+        """Unit code -> name, cached with unit_kinds (the same invalidation)."""
+        self.unit_kinds(s)
+        return self._units[3]
 
     def bundle(self, process_key: str) -> ProcessBundle | None:
         """The diagram file's bundle: for naming procedures only; a case must use bundle_for(its definition)."""

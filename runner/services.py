@@ -22,6 +22,7 @@ from runner.access import (
     oversees,
     record_denial,  # noqa: F401  (re-exported: callers and tests import it from here)
 )
+from runner.audit import hold
 from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, Forbidden, Invalid, NotFound
@@ -49,6 +50,15 @@ def _user(s: Session, username: str) -> User:
     if user is None:
         raise Forbidden(f"未知或已停用的用户：{username}")
     return user
+
+
+def _user_and_task(s: Session, username: str, task_id: str) -> tuple[User, HumanTask | None]:
+    """The active user USERNAME and task TASK_ID (None when there is none), in one round trip."""
+    found = s.execute(select(User, HumanTask).outerjoin(HumanTask, HumanTask.id == task_id)
+                      .where(User.username == username, User.active.is_(True))).first()
+    if found is None:
+        raise Forbidden(f"未知或已停用的用户：{username}")
+    return found[0], found[1]
 
 
 def _unit_codes(rt: Runtime, s: Session) -> set[str]:
@@ -89,23 +99,32 @@ def _transient(exc: DBAPIError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def lock_instance(s: Session, instance_id: int) -> ProcessInstance | None:
+def lock_instance(s: Session, instance_id: int, task: HumanTask | None = None) -> ProcessInstance | None:
     """Serialise actions on one case: take its row lock first, then (re)load it with the winner's state.
 
     PostgreSQL: SELECT ... FOR UPDATE of the instance row alone, in the same statement that loads it. SQLite
     has no row locks, but a write takes the database's write lock until commit, and pysqlite runs earlier
     reads outside the transaction: so a no-op UPDATE as the first write makes every later read in this
     transaction see the latest committed state. The definition comes with it without its large columns
-    (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum."""
-    stmt = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum.
+    TASK: a task of the case read before the lock; it is read again in the same statement (and on PostgreSQL
+    locked with the case), so the caller sees whether another action completed or claimed it meanwhile."""
+    stmt = (select(ProcessInstance) if task is None else
+            select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.id == task.id))
+    stmt = (stmt.where(ProcessInstance.id == instance_id)
             .options(joinedload(ProcessInstance.definition).load_only(*_DEFINITION_HEAD))
             .execution_options(populate_existing=True))
     if s.get_bind().dialect.name == "sqlite":
         s.execute(text("UPDATE process_instances SET lock_version = lock_version WHERE id = :id"),
                   {"id": instance_id})
     else:
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    return s.scalars(stmt).first()
+        stmt = stmt.with_for_update(of=[ProcessInstance] if task is None else [ProcessInstance, HumanTask])
+    found = s.execute(stmt).first()
+    inst = found[0] if found is not None else None
+    if inst is not None:
+        hold(s, inst)  # the case's audit entries go on its own chain, whose head this lock guards
+    return inst
 
 
 # What an action reads of its definition row; the rest is parsed once per process (Runtime caches).
@@ -167,6 +186,7 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
             state_json=state, data_summary={})
         s.add(inst)
         s.flush()  # a duplicate key (only possible against keys made by hand) is retried by _guard
+        hold(s, inst)
         s.add(AuditEntry(at=now, actor=user.username, action="start", instance_id=inst.id,
                          detail=f"发起「{bundle.name}」{business_key}", changes=_jsonable_changes({}, data)))
         sync_instance(rt, s, inst, wf, now, new=True)
@@ -221,8 +241,7 @@ def complete_task(rt: Runtime, username: str, task_id: str, data: dict, now: dat
 
 def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False) -> int:
     with rt.session() as s, s.begin():
-        user = _user(s, username)
-        row = s.get(HumanTask, task_id)
+        user, row = _user_and_task(s, username, task_id)
         if row is None:
             raise NotFound("任务不存在")
         if not can_act(user, row):
@@ -234,8 +253,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
                 raise Conflict(message + "（他人刚刚办理了该任务）")
             raise deny(rt, username, "replay", message, now, row.instance_id, task_id)
         # Refusals above are audited in their own transaction, so they come before the lock is held.
-        inst = lock_instance(s, row.instance_id)
-        s.refresh(row)
+        inst = lock_instance(s, row.instance_id, task=row)  # ROW read again with the case
         if row.status != "open":
             raise Conflict(f"任务「{row.name}」已{_STATUS_WORDS.get(row.status, row.status)}（他人刚刚办理了该任务）")
         if not can_act(user, row):
@@ -266,8 +284,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
         _record_uploads(s, inst.id, task_id, user.username, uploads, now)
         if row.kind == "receipt":
             _sign_for_documents(s, inst.id, row.unit_code, user.username, now)
-        s.flush()
-        return inst.id
+        return inst.id  # the commit flushes: a lost race raised there is still inside _guard
 
 
 def _sign_for_documents(s: Session, instance_id: int, unit_code: str, username: str, now: datetime) -> None:

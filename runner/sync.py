@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from runner.engine import rule_ids
 from runner.errors import Invalid
 from runner.holidays import note_deadline_bases
-from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit, User
+from runner.models import AuditEntry, HumanTask, InstanceUnit, ProcessInstance, Timer, Unit
 from runner.names import element_names
 from runner.notices import record_notices
 from runner.org import FIELDS, ROLES
@@ -33,40 +33,49 @@ def sync_instance(rt: Runtime, s: Session, inst: ProcessInstance, wf, now: datet
     it is updated once, at the commit, and its version goes up by one per action."""
     engine = rt.engine
     timers = engine.waiting_timers(wf)
-    opened = _sync_human_tasks(rt, s, inst, wf, timers, now)
-    _sync_timers(s, inst, timers)
+    opened = _sync_human_tasks(rt, s, inst, wf, timers, now, new)
+    _sync_timers(s, inst, timers, new)
     data = engine.data(wf) if data is None else data
     units = set(inst.units or []) | {inst.initiator_unit}
     units |= {row.unit_code for row in opened}
     units |= _units_in(data, set(rt.unit_kinds(s)))
     recorded = set() if new else set(inst.units or [])
     ended = engine.is_completed(wf) and inst.status == "running"  # withdrawn/closed are ended by lifecycle
-    end_names = _names_of(rt, s, inst, engine.reached_end_events(wf)) if ended else []
+    title = str(data.get("title") or inst.title or "")[:255]
+    if title != inst.title:
+        inst.title = title  # the notices below read it (rare: a step that renames the case)
+    for code in sorted(units - recorded):
+        s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
+    if ended:
+        end_names = _names_of(rt, s, inst, engine.reached_end_events(wf))
+        s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id,
+                         element_id=engine.outcome(wf), detail="流程结束：" + "、".join(end_names)))
+    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
+    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
+    # The case's own columns last, after every read of this step: its UPDATE goes out once, at the commit,
+    # with its version up by one and its audit chain's head (runner/audit.py) in the same statement.
     with s.no_autoflush:
         inst.state_json, inst.serializer_version = engine.dump_state(wf)
         inst.data_summary = _jsonable(data)
-        inst.title = str(data.get("title") or inst.title or "")[:255]
         if sorted(units) != list(inst.units or []):
             inst.units = sorted(units)
-        for code in sorted(units - recorded):
-            s.add(InstanceUnit(instance_id=inst.id, unit_code=code))
         if ended:
             inst.status = "completed"
             inst.ended_at = now
             inst.end_event = engine.outcome(wf)
             inst.end_events = engine.reached_end_events(wf)
-            s.add(AuditEntry(at=now, actor=SYSTEM, action="end", instance_id=inst.id, element_id=inst.end_event,
-                             detail="流程结束：" + "、".join(end_names)))
-    note_deadline_bases(rt.calendar, s, inst, now)  # how its working-day deadlines were counted (holidays)
-    record_notices(rt, s, inst, wf, opened, now)  # the outcomes this step tells, in the same transaction
     return opened
 
 
-def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
+def _sync_human_tasks(rt, s, inst, wf, timers, now, new: bool = False) -> list[HumanTask]:
     engine = rt.engine
     ready = {t.id: t for t in engine.ready_user_tasks(wf)}
-    open_rows = {row.id: row for row in s.scalars(
-        select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
+    # Not flushed first (a flush costs more than the read): a row this action completed still reads "open"
+    # from the database, and is told apart by its status in memory.
+    with s.no_autoflush:  # a case made in this transaction has no rows yet: nothing to read
+        open_rows = {} if new else {row.id: row for row in s.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))
+            if row.status == "open"}
     for task_id, row in open_rows.items():
         if task_id not in ready:
             row.status = "cancelled"
@@ -79,7 +88,7 @@ def _sync_human_tasks(rt, s, inst, wf, timers, now) -> list[HumanTask]:
             raise Invalid(f"流程图错误：任务 {task.element_id} 未指定办理单位或角色（unit/role）")
         unit = engine.evaluate(wf, task_id, props["unit"], now)
         field = engine.evaluate(wf, task_id, props["field"], now) if props.get("field") else None
-        _require_staff(s, task.name, str(unit), props["role"], field)
+        _require_staff(rt, s, task.name, str(unit), props["role"], field)
         late_unit = engine.evaluate(wf, task_id, props["lateUnit"], now) if props.get("lateUnit") else None
         due = None
         if props.get("due"):
@@ -122,17 +131,21 @@ def _record_late_task(rt: Runtime, s: Session, inst: ProcessInstance, row: Human
     if own:
         row.late_task_name, row.late_due_at = own[-1].name, own[-1].due_at
     else:
-        row.late_task_name = element_names(_xml_of(rt, inst)).get(elements[0], "")
+        row.late_task_name = _element_names(rt, inst).get(elements[0], "")
 
 
 class Unstaffed(Invalid):
     """A step would hand a task to a unit and role that no active account holds; an administrator is told."""
 
 
-def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> None:
-    """Refuse a step that hands a task to nobody: no active account of UNIT and ROLE (and FIELD for leaders)."""
-    users = s.scalars(select(User).where(User.unit_code == unit, User.role == role, User.active.is_(True)))
-    if any(field is None or str(field) in (u.fields or []) for u in users):
+def _require_staff(rt: Runtime, s: Session, task_name: str, unit: str, role: str, field) -> None:
+    """Refuse a step that hands a task to nobody: no active account of UNIT and ROLE (and FIELD for leaders).
+    Read from the runtime's cached roster (Runtime.staff); a refusal reads the database again, so a stale
+    roster can only let a step through that an account change of the last seconds would have refused."""
+    def staffed(roster) -> bool:
+        return any(field is None or str(field) in fields for fields in roster.get((unit, role), ()))
+
+    if staffed(rt.staff(s)) or staffed(rt.staff(s, fresh=True)):
         return
     unit_name = s.scalar(select(Unit.name).where(Unit.code == unit)) or "未登记的单位"
     field_text = f"（{FIELDS.get(str(field), '未登记的领域')}）" if field else ""
@@ -142,8 +155,20 @@ def _require_staff(s: Session, task_name: str, unit: str, role: str, field) -> N
 
 def _names_of(rt: Runtime, s: Session, inst: ProcessInstance, element_ids: list[str]) -> list[str]:
     """The diagram's names for ELEMENT_IDS (the audit text is read by people, not by the engine)."""
-    names = element_names(_xml_of(rt, inst))
+    names = _element_names(rt, inst)
     return [names.get(e, e) for e in element_ids]
+
+
+_NAMES: dict[tuple, dict[str, str]] = {}
+
+
+def _element_names(rt: Runtime, inst: ProcessInstance) -> dict[str, str]:
+    """The case's own version's element names, read from its XML once per process (by id and checksum)."""
+    definition = inst.definition
+    key = (definition.id, definition.checksum)
+    if key not in _NAMES:
+        _NAMES[key] = element_names(_xml_of(rt, inst))
+    return _NAMES[key]
 
 
 def _xml_of(rt: Runtime, inst: ProcessInstance) -> str:
@@ -156,9 +181,10 @@ def _unit_name(s: Session, code) -> str:
     return unit.name if unit else str(code)
 
 
-def _sync_timers(s, inst, timers) -> None:
-    rows = {row.id: row for row in s.scalars(
-        select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting"))}
+def _sync_timers(s, inst, timers, new: bool = False) -> None:
+    with s.no_autoflush:  # as for the open tasks: only this function changes timer rows in an action
+        rows = {} if new else {row.id: row for row in s.scalars(
+            select(Timer).where(Timer.instance_id == inst.id, Timer.status == "waiting")) if row.status == "waiting"}
     live = {t.id: t for t in timers}
     for timer_id, row in rows.items():
         if timer_id not in live:

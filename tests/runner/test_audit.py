@@ -1,4 +1,7 @@
-"""The audit log is append-only in the database itself, and its hash chain shows a removed or altered row."""
+"""The audit log is append-only in the database itself, and its hash chains show a removed or altered row.
+
+The `logged` fixture writes, in order: id 1 the start (case chain, no. 1), id 2 a refusal (system chain, no. 1),
+id 3 the completion (case chain, no. 2), id 4 a refusal (system chain, no. 2)."""
 
 import subprocess
 import sys
@@ -46,6 +49,12 @@ def verdict(rt):
         return verify(s)
 
 
+def case_label(rt, iid=1) -> str:
+    with rt.session() as s:
+        key = s.scalar(text(f"SELECT business_key FROM process_instances WHERE id = {iid}"))
+    return f"案件 {key}（#{iid}）的审计链："
+
+
 def entry_count(rt) -> int:
     with rt.session() as s:
         return len(s.scalars(select(AuditEntry.id)).all())
@@ -79,42 +88,78 @@ def test_a_clean_log_verifies(logged):
     assert result.checked == entry_count(logged) >= 4 and result.unchained == 0
 
 
+def test_an_action_chains_on_its_case_and_a_refusal_on_the_system_chain(logged):
+    with logged.session() as s:
+        rows = s.execute(select(AuditEntry.action, AuditEntry.chain_id, AuditEntry.seq).order_by(AuditEntry.id)).all()
+        head = s.execute(text("SELECT audit_seq, audit_hash FROM process_instances WHERE id = 1")).one()
+        last = s.scalars(select(AuditEntry).where(AuditEntry.chain_id == 1).order_by(AuditEntry.seq.desc())).first()
+    assert [tuple(r) for r in rows] == [("start", 1, 1), ("denied", None, 1), ("complete", 1, 2), ("denied", None, 2)]
+    assert tuple(head) == (2, last.hash)
+
+
 def test_an_altered_row_is_found(logged):
     dialect = logged.session_factory.kw["bind"].dialect.name
-    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET detail = '发起「无关事项」' WHERE id = 2")
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET detail = '发起「无关事项」' WHERE id = 1")
+    result = verdict(logged)
+    assert not result.ok and result.checked == 2  # the system chain's two, then the case's first fails
+    assert result.problem.startswith(case_label(logged) + "第 1 条审计记录被改动")
+
+
+def test_an_altered_refusal_is_found_on_the_system_chain(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET actor = 'market_regulation.officer' WHERE id = 4")
     result = verdict(logged)
     assert not result.ok and result.checked == 1
     assert result.problem.startswith("第 2 条审计记录被改动")
 
 
+def test_an_entry_moved_to_another_case_is_found(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET instance_id = 99 WHERE id = 3")
+    assert verdict(logged).problem.startswith(case_label(logged) + "第 2 条审计记录被改动")
+
+
 def test_an_altered_row_with_its_hash_recomputed_is_found_by_the_next_row(logged):
     dialect = logged.session_factory.kw["bind"].dialect.name
-    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET hash = 'f' WHERE id = 2")
+    raw(logged, *DROP_TRIGGERS[dialect], "UPDATE audit_log SET hash = 'f' WHERE id = 1")
     result = verdict(logged)
-    assert not result.ok and result.problem.startswith("第 2 条审计记录被改动")
+    assert not result.ok and result.problem.startswith(case_label(logged) + "第 1 条审计记录被改动")
     with logged.session() as s:
-        entry = s.get(AuditEntry, 2)
+        entry = s.get(AuditEntry, 1)
         entry.detail = "发起「无关事项」"
         forged = entry_hash(entry)
-    raw(logged, f"UPDATE audit_log SET detail = '发起「无关事项」', hash = '{forged}' WHERE id = 2")
+    raw(logged, f"UPDATE audit_log SET detail = '发起「无关事项」', hash = '{forged}' WHERE id = 1")
     result = verdict(logged)
-    assert result.checked == 2
-    assert result.problem == "第 3 条审计记录所记的上一条哈希不符：第 2 条被改动或删除"
+    assert result.checked == 3
+    assert result.problem == case_label(logged) + "第 2 条审计记录所记的上一条哈希不符：第 1 条被改动或删除"
 
 
 def test_a_removed_row_is_found(logged):
     dialect = logged.session_factory.kw["bind"].dialect.name
-    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 3")
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 1")
     result = verdict(logged)
     assert not result.ok and result.checked == 2
-    assert result.problem == "第 3 条审计记录缺失：已被删除"
+    assert result.problem == case_label(logged) + "第 1 条审计记录缺失：已被删除"
+
+
+def test_a_removed_refusal_is_found(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 2")
+    assert verdict(logged).problem == "第 2 条审计记录所记的上一条哈希不符：第 1 条被改动或删除"
 
 
 def test_rows_removed_from_the_end_are_found(logged):
     dialect = logged.session_factory.kw["bind"].dialect.name
-    last = entry_count(logged)
-    raw(logged, *DROP_TRIGGERS[dialect], f"DELETE FROM audit_log WHERE id >= {last - 1}")
-    assert verdict(logged).problem == f"第 {last - 1} 至 {last} 条审计记录缺失：已被删除（日志末尾）"
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 3")
+    assert verdict(logged).problem == case_label(logged) + "第 2 条审计记录缺失：已被删除（日志末尾）"
+    raw(logged, "DELETE FROM audit_log WHERE id = 4")
+    assert verdict(logged).problem == "第 2 条审计记录缺失：已被删除（日志末尾）"
+
+
+def test_a_case_s_whole_chain_removed_is_found_from_its_head(logged):
+    dialect = logged.session_factory.kw["bind"].dialect.name
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE chain_id = 1")
+    assert verdict(logged).problem == case_label(logged) + "第 1 至 2 条审计记录缺失：已被删除（日志末尾）"
 
 
 def test_concurrent_appends_keep_one_chain(mini_rt):
@@ -137,8 +182,57 @@ def test_concurrent_appends_keep_one_chain(mini_rt):
         t.join(60)
     assert errors == []
     with mini_rt.session() as s:
-        ids = s.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
-    assert ids == list(range(1, 41))
+        numbers = s.scalars(select(AuditEntry.seq).where(AuditEntry.chain_id.is_(None)).order_by(AuditEntry.seq)).all()
+    assert numbers == list(range(1, 41))
+    assert verdict(mini_rt).ok
+
+
+def test_concurrent_actions_on_different_cases_keep_every_chain(mini_rt):
+    """Four cases started and worked at once: each case's chain and the system chain verify."""
+    barrier = threading.Barrier(4, timeout=30)
+    errors = []
+
+    def worker(n):
+        barrier.wait()
+        try:
+            for i in range(3):
+                iid = start_process(mini_rt, SENDER, "mini", {**START_DATA, "title": f"并发 {n}-{i}"}, T0)
+                record_denial(mini_rt, "water.officer", "complete", "无权办理", T0, iid)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    result = verdict(mini_rt)
+    assert result.ok, result.problem
+    assert result.checked == entry_count(mini_rt) >= 24
+
+
+def test_an_action_does_not_wait_for_another_case_s_open_transaction(mini_rt):
+    """The chain's head is on the case: holding one case's lock (PostgreSQL row lock) does not hold up an
+    action on another case, which the single chain head did."""
+    if mini_rt.session_factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite has one write lock for the whole database")
+    from runner.services import lock_instance
+
+    first = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
+    second = start_process(mini_rt, SENDER, "mini", START_DATA, T0)
+    with mini_rt.session() as s:
+        task = s.scalar(text(f"SELECT id FROM human_tasks WHERE instance_id = {second} AND status = 'open'"))
+    done = []
+    with mini_rt.session() as holder, holder.begin():
+        lock_instance(holder, first)
+        holder.add(AuditEntry(at=T0, actor=SENDER, action="probe", instance_id=first, detail="持有案件锁"))
+        holder.flush()  # the first case's chain moved, its row locked until this block ends
+        thread = threading.Thread(target=lambda: done.append(complete_task(
+            mini_rt, SENDER, task, {"letter_no": "源市监移〔2026〕2号", "sent_date": "2026-03-02"}, T0)))
+        thread.start()
+        thread.join(30)
+        assert done == [second]
     assert verdict(mini_rt).ok
 
 
@@ -154,7 +248,8 @@ def test_audit_verify_command_reports_in_chinese_and_exits_non_zero_on_tampering
     assert f"审计日志完好：{entry_count(logged)} 条记录的哈希链校验通过" in out.stdout
 
     dialect = logged.session_factory.kw["bind"].dialect.name
-    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 2")
+    raw(logged, *DROP_TRIGGERS[dialect], "DELETE FROM audit_log WHERE id = 1")
     out = liandong(database_url, "audit", "verify")
     assert out.returncode == 1
-    assert "审计日志校验未通过：第 2 条审计记录缺失：已被删除" in out.stderr
+    assert "审计日志校验未通过：" + case_label(logged) + "第 1 条审计记录缺失：已被删除" in out.stderr
+

@@ -6,7 +6,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from alembic import command
 from runner.db import Base, make_engine
@@ -28,5 +28,56 @@ def test_upgrade_head_on_an_empty_database_equals_the_models(database_url):
         assert diff == []
         assert set(Base.metadata.tables) <= tables
         assert "audit_chain" in tables
+    finally:
+        engine.dispose()
+
+
+def test_a_log_chained_before_0004_still_verifies_and_the_system_chain_goes_on_from_it(database_url):
+    """0004 rewrites nothing: entries chained on the single chain (numbered by id) stay the start of the system
+    chain; an entry written after the upgrade continues it, and tampering with an old entry is still found."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from runner.audit import entry_hash, verify
+    from runner.models import AuditEntry
+
+    engine = make_engine(database_url)
+    try:
+        config = Config(str(ROOT / "alembic.ini"))
+        config.set_main_option("script_location", str(ROOT / "alembic"))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            prev = ""
+            for number in (1, 2, 3):
+                old = AuditEntry(id=number, at=datetime(2026, 3, 2, number, tzinfo=UTC), actor="someone",
+                                 action="denied", instance_id=None, task_id=None, element_id=None,
+                                 detail=f"旧记录 {number}", changes={}, prev_hash=prev)
+                old.hash = entry_hash(old)
+                conn.execute(text("INSERT INTO audit_log (id, at, actor, action, detail, changes, prev_hash, hash) "
+                                  "VALUES (:id, :at, :actor, :action, :detail, '{}', :prev, :hash)"),
+                             {"id": number, "at": old.at.replace(tzinfo=None) if conn.dialect.name == "sqlite"
+                              else old.at, "actor": old.actor, "action": old.action, "detail": old.detail,
+                              "prev": prev, "hash": old.hash})
+                prev = old.hash
+            conn.execute(text("UPDATE audit_chain SET seq = 3, hash = :h WHERE id = 1"), {"h": prev})
+            command.upgrade(config, "head")
+        with Session(engine) as s, s.begin():
+            s.add(AuditEntry(at=datetime(2026, 3, 3, tzinfo=UTC), actor="someone", action="denied", detail="新记录"))
+        with Session(engine) as s:
+            new = s.scalars(select(AuditEntry).where(AuditEntry.detail == "新记录")).one()
+            assert (new.chain_id, new.seq, new.prev_hash) == (None, 4, prev)
+            result = verify(s)
+        assert result.ok and result.checked == 4, result.problem
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            else:
+                conn.execute(text("DROP TRIGGER audit_log_no_change ON audit_log"))
+            conn.execute(text("UPDATE audit_log SET detail = '改过' WHERE id = 2"))
+        with Session(engine) as s:
+            assert verify(s).problem.startswith("第 2 条审计记录被改动")
     finally:
         engine.dispose()
