@@ -24,7 +24,8 @@ from bench._db import throwaway_database  # noqa: E402
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEYS = ["persisted_vs_bare", "step_growth", "inbox_p95_ms", "case_list_p95_ms", "concurrent_start_errors",
-        "timer_sweep_speedup", "worker_rss_mb", "http_rps", "http_p95_ms"]
+        "timer_sweep_speedup", "worker_rss_mb", "http_rps", "http_p95_ms", "http_errors", "http_read_rps",
+        "http_read_p95_ms"]
 
 
 def _pg_reachable(url: str) -> str | None:
@@ -41,9 +42,11 @@ def _pg_reachable(url: str) -> str | None:
 def sizes(smoke: bool, instances: int | None, timers: int | None = None) -> dict:
     if smoke:
         return {"paths": 2, "steps": 24, "early": 10, "late": 20, "instances": 2000, "starts": 4,
-                "timers": 20, "http_users": 2, "http_seconds": 3}
+                "timers": 20, "http_users": 2, "http_seconds": 3, "think": "0.05-0.2", "read_users": 2,
+                "read_seconds": 2}
     return {"paths": 20, "steps": 500, "early": 10, "late": 500, "instances": instances or 1_000_000,
-            "starts": 25, "timers": timers or 3000, "http_users": 50, "http_seconds": 120}
+            "starts": 25, "timers": timers or 3000, "http_users": 50, "http_seconds": 120, "think": "1-3",
+            "read_users": 20, "read_seconds": 60}
 
 
 def measure_actions(url: str, n: dict, plot: list | None = None) -> tuple[float, float, dict]:
@@ -66,6 +69,8 @@ def measure_actions(url: str, n: dict, plot: list | None = None) -> tuple[float,
 
 def run(args) -> dict:
     n = sizes(args.smoke, args.instances, args.timers)
+    if args.http_seconds:
+        n["http_seconds"] = args.http_seconds
     pg_problem = None if args.no_pg else _pg_reachable(args.pg)
     use_pg = not args.no_pg and pg_problem is None
     result: dict = {k: None for k in KEYS}
@@ -127,6 +132,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--instances", type=int, help="instances for the list figures (default 1,000,000)")
     parser.add_argument("--timers", type=int, help="due timers for the sweep figures (default 3,000)")
+    parser.add_argument("--think", default="", help="officers' think time before each request, LOW-HIGH seconds "
+                        "drawn uniformly (default 1-3; 0: back to back)")
+    parser.add_argument("--http-seconds", type=int, help="how long the officers' HTTP load runs (default 120)")
     parser.add_argument("--only", default="", help="comma-separated parts to run: actions,lists,starts,timers,http")
     parser.add_argument("--plot", default="", help="write the action cost against step as SVG here")
     args = parser.parse_args(argv)

@@ -25,3 +25,13 @@ def test_bench_smoke_prints_every_key(tmp_path, postgres_reason):
         assert all(result[k] is not None for k in KEYS)
         assert set(result["inbox_p95_ms"]) == {"spread", "one_unit"}
     assert plot.read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_think_time_is_read_as_a_range_of_seconds():
+    import pytest
+
+    from bench.load import think_range
+
+    assert think_range("1-3") == (1.0, 3.0) and think_range("0") == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        think_range("3-1")

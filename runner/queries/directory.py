@@ -8,6 +8,24 @@ from runner.models import Unit, User
 from runner.queries.viewer import Viewer
 from runner.runtime import Runtime
 
+UNIT_NAMES_SECONDS = 30
+
+
+def cached_unit_names(rt: Runtime, s) -> dict[str, str]:
+    """Unit code -> name for labels on every list page, cached like Runtime.unit_kinds: a change of a unit
+    flushed in this process is seen at once, one made by another process within UNIT_NAMES_SECONDS."""
+    import time
+
+    from runner.runtime import _unit_generation
+
+    cached = getattr(rt, "_unit_names", None)
+    if cached is None or cached[0] != _unit_generation[0] or time.monotonic() - cached[1] > UNIT_NAMES_SECONDS:
+        generation = _unit_generation[0]
+        names = dict(s.execute(select(Unit.code, Unit.name)).all())
+        cached = (generation, time.monotonic(), names)
+        rt._unit_names = cached  # an attribute of this runtime (one per process), not a dataclass field
+    return cached[2]
+
 
 def unit_names(rt: Runtime) -> dict[str, str]:
     with rt.session() as s:

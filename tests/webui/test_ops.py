@@ -40,3 +40,17 @@ def test_serve_runs_gunicorn_with_the_wsgi_app_and_n_workers():
 
     argv = gunicorn_argv(Args)
     assert argv[-1] == "webui.wsgi:app" and argv[argv.index("--workers") + 1] == "4"
+    assert "gthread" not in argv  # one thread: gunicorn's sync worker
+
+
+def test_serve_defaults_to_a_process_per_core_with_threads():
+    import argparse
+
+    from runner.serve import THREADS, serve_parser, usable_cores
+
+    parser = argparse.ArgumentParser()
+    serve_parser(parser.add_subparsers())
+    argv = gunicorn_argv(parser.parse_args(["serve"]))  # `liandong serve` with no options
+    assert argv[argv.index("--workers") + 1] == str(usable_cores())
+    assert argv[argv.index("--threads") + 1] == str(THREADS) and THREADS > 1
+    assert argv[argv.index("--worker-class") + 1] == "gthread"
