@@ -62,6 +62,8 @@ def test_task_for_unit_with_an_active_account_is_handed_over(rt):
         s.execute(update(User).where(User.username == "health.head").values(active=False))
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "register_case").id, REGISTER, T0)
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "send_letter").id, LETTER, T0)
+    assert _open(rt, iid, "receive_letter").unit_code == "health"
+    complete_task(rt, "health.officer", _open(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, T0)
     assert _open(rt, iid, "review_transfer").unit_code == "health"
     assert _notices(rt) == []
 
@@ -109,6 +111,7 @@ def test_withdrawal_refused_changes_nothing(rt, who, reason, error, message):
 def test_no_withdrawal_once_the_receiver_has_acted(rt):
     iid = _registered(rt)
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "send_letter").id, LETTER, T0)
+    complete_task(rt, "health.officer", _open(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, T0)
     complete_task(rt, "health.officer", _open(rt, iid, "review_transfer").id,
                   {"review_decision": "return_incomplete", "return_reasons": "缺少现场照片",
                    "missing_materials": ["现场照片"]}, T0)
