@@ -53,7 +53,7 @@ def test_task_for_unit_without_active_account_is_refused_and_admin_told(rt):
     notices = _notices(rt)
     assert len(notices) == 1
     assert (notices[0].instance_id, notices[0].task_id) == (iid, send.id)
-    assert "审查移送案件" in notices[0].detail
+    assert "签收移送函" in notices[0].detail  # the receiving unit's next step: it signs for the letter
 
 
 def test_task_for_unit_with_an_active_account_is_handed_over(rt):
@@ -118,7 +118,7 @@ def test_no_withdrawal_once_the_receiver_has_acted(rt):
     before = snapshot(rt)
     with pytest.raises(Invalid) as err:
         withdraw_instance(rt, "market_regulation.officer", iid, "不再移送", T0)
-    assert "其他单位已办理「审查移送案件」" in err.value.message
+    assert "其他单位已办理「签收移送函」" in err.value.message  # its first act: the receipt
     assert snapshot(rt) == before
 
 
