@@ -125,6 +125,9 @@ def test_the_receiver_signs_for_the_sent_letter_which_starts_its_review_clock(rt
     assert review.due_at == rt.calendar.deadline("2026-03-03", 3)
     case = receiver.get(f"/instances/{iid}").get_data(as_text=True)
     assert "县卫生健康局 于 2026-03-03 签收" in case
+    assert "2026-03-03" in case.split("签收日期（收到移送函之日）", 1)[1][:300]  # the clock's day, labelled
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", case, flags=re.S))
+    assert "letter_received_date" not in visible and "review_due" not in visible  # no variable names shown
     assert "于 2026-03-03 签收" in receiver.get(doc_url).get_data(as_text=True)  # and on the letter's page
 
 
