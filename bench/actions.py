@@ -29,8 +29,11 @@ ACCEPT = {"review_decision": "accept", "acceptance_number": "源卫健立〔2026
 RETURN = {"review_decision": "return_incomplete", "return_reasons": "缺少现场照片，无法认定违法事实。",
           "missing_materials": ["现场照片"]}
 SUPPLEMENT = {"supplemented": [{"name": "现场照片"}], "supplement_note": "按要求补充。"}
+RECEIPT = {"receipt_confirmed": True}
 # (element, who, data) after the start: one whole path to an accepted transfer
-PATH = [("register_case", OFFICER, REGISTER), ("send_letter", OFFICER, LETTER), ("review_transfer", RECEIVER, ACCEPT)]
+PATH = [("register_case", OFFICER, REGISTER), ("send_letter", OFFICER, LETTER),
+        ("receive_letter", RECEIVER, RECEIPT), ("review_transfer", RECEIVER, ACCEPT)]
+TO_REVIEW = PATH[:3]  # up to the receiver's review (the return-and-supplement loop starts there)
 
 
 def runtime(url: str):
@@ -99,7 +102,7 @@ def step_costs(rt, steps: int) -> tuple[list[tuple[int, float]], list[tuple[int,
     action, (step, stored state bytes), and the refusal that stopped it early, if any."""
     now = T0
     iid = start_process(rt, OFFICER, "case_transfer", START, now)
-    for element, who, data in PATH[:2]:
+    for element, who, data in TO_REVIEW:
         complete_task(rt, who, _open_task(rt, iid, element), data, now)
     costs, sizes = [], []
     for step in range(3, steps + 1):

@@ -20,7 +20,7 @@ from runner.errors import Invalid, NotFound
 from runner.models import AuditEntry, CatalogueEntry, StandingGrant, Unit, User
 
 ANSWER_MODES = {"lookup": "即时查询", "copy": "提供文书复印件", "statistics": "提供统计数据"}
-STAFF_ROLES = ("officer", "head")
+STAFF_ROLES = ("officer", "unit_head")
 
 
 @dataclass
@@ -215,3 +215,46 @@ def entry_of(rt, data: dict) -> EntryView | None:
         entry = s.get(CatalogueEntry, int(entry_id))
         unit = entry.unit_code if entry else None
     return next((e for e in entries(rt, unit) if e.id == int(entry_id)), None) if unit else None
+
+
+LETTER_READ = "查阅查复函"
+LETTER_VIA = {"page": "文书页", "print": "打印页", "pdf": "PDF"}
+
+
+def audit_answer_letter_read(rt, viewer, doc_id: int, now: datetime, how: str) -> bool:
+    """Every opening of an issued answer letter (查复函: its page, print view or PDF) by anyone but the
+    answering unit is a read of shared information: audited each time (who, which entry, which letter, which
+    case). Returns whether an entry was written. The caller has checked that VIEWER may read the case."""
+    from runner.models import Document, ProcessInstance
+
+    with rt.session() as s, s.begin():
+        doc = s.get(Document, doc_id)
+        if doc is None or doc.kind != "query_answer" or viewer.unit_code == doc.unit_code:
+            return False
+        data = s.get(ProcessInstance, doc.instance_id).data_summary or {}
+        entry_id = str(data.get("catalogue_entry") or "")
+        entry = s.get(CatalogueEntry, int(entry_id)) if entry_id.isdigit() else None
+        what = f"目录条目「{entry.name}」" if entry else "（未对应目录条目）"
+        s.add(AuditEntry(at=now, actor=viewer.username, action="shared_read", instance_id=doc.instance_id,
+                         detail=f"{LETTER_READ} {doc.number}（{LETTER_VIA[how]}）：{what}",
+                         changes={"shared_read": {"entry": entry.id if entry else None, "answer": True,
+                                                  "document": doc.number, "via": how}}))
+    return True
+
+
+def entry_rows(rt, schema: dict | None, case: dict | None) -> dict:
+    """What the answer form offers from the chosen catalogue entry: a list field marked
+    `"x-rows-from-entry": "fields"` (the lookup answer's 查询到的数据项) opens with one row per field the entry
+    publishes, the field's name filled in, its value left for the answering officer. Empty when the case
+    names no entry, or the form (as this case shows it) has no such field."""
+    props = (schema or {}).get("properties") or {}
+    wanted = [name for name, prop in props.items()
+              if isinstance(prop, dict) and prop.get("x-rows-from-entry") == "fields"]
+    entry = entry_of(rt, case or {}) if wanted else None
+    if entry is None or not entry.fields:
+        return {}
+    out = {}
+    for name in wanted:
+        limit = props[name].get("maxItems") or len(entry.fields)
+        out[name] = [{"field": str(f), "value": ""} for f in entry.fields[:limit]]
+    return out

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from runner import catalogue
 from runner.calendar import TZ
+from runner.documents import fill_from_documents, issue_document
 from runner.errors import DomainError
-from runner.models import HumanTask, ProcessInstance, Timer
+from runner.models import CatalogueEntry, HumanTask, ProcessInstance, StandingGrant, Timer
 from runner.runtime import Runtime
 from runner.services import complete_task, fire_due_timers, start_process
 
@@ -49,6 +51,9 @@ def _letter(number: str, day: str) -> dict:
     return {"letter_number": number, "letter_date": day, "materials": [{"name": "涉嫌违法案件移送函", "pages": 2},
                                                                        {"name": "证据材料", "pages": 12}],
             "delivery": "platform"}
+
+
+ISSUE = "issue:"  # a step that issues a document of this kind (documents page), not a task
 
 
 def _query(title: str, target: str, content: str) -> dict:
@@ -109,13 +114,19 @@ def plans() -> list[Plan]:
         Plan("case_transfer", "某超市销售过期食品案", "finished", (at(2), MARKET, {"title": "某超市销售过期食品案"}), [
             (at(2, 9, 30), "register_case", MARKET, _transfer("health", "某超市货架上陈列过期食品，群众举报。"), None),
             (at(3, 10), "send_letter", MARKET, _letter("源市监移〔2026〕31号", "2026-11-03"), None),
+            (at(3, 15), "receive_letter", HEALTH, {"receipt_confirmed": True}, None),
             (at(4, 15), "review_transfer", HEALTH,
              {"review_decision": "accept", "acceptance_number": "源卫受〔2026〕88号"}, None),
         ]),
         Plan("case_transfer", "某诊所涉嫌非法行医案", "waiting", (at(16), MARKET, {"title": "某诊所涉嫌非法行医案"}), [
             (at(16, 9, 20), "register_case", MARKET,
              _transfer("health", "某诊所未取得执业许可擅自开展诊疗活动。"), None),
+            # the letter is issued as a numbered document (its number and date go into the case), sent, and
+            # signed for: the receiving unit's review deadline runs from the day it signed
+            (at(17, 11), ISSUE + "transfer_letter", MARKET, {"contact": "市场监管局王科长", "phone": "0533-3221234"},
+             None),
             (at(17, 14), "send_letter", MARKET, _letter("源市监移〔2026〕35号", "2026-11-17"), None),
+            (at(25, 9), "receive_letter", HEALTH, {"receipt_confirmed": True, "receipt_note": "材料齐全"}, None),
         ]),
         Plan("case_transfer", "某洗车店污水直排案", "overdue", (at(10), MARKET, {"title": "某洗车店污水直排案"}), [
             (at(10, 10), "register_case", MARKET, _transfer("ecology_environment", "某洗车店将洗车污水直排雨水管网。"),
@@ -169,6 +180,16 @@ def _open_task(rt: Runtime, instance_id: int, element_id: str, unit: str | None)
         return s.scalars(query.order_by(HumanTask.created_at)).first()
 
 
+def _from_documents(rt: Runtime, instance_id: int, task_id: str, data: dict) -> dict:
+    """DATA with the number and date of an issued document where the task's form takes them from it, as the
+    task page does (`x-from-document`); as given when the case has no such document."""
+    with rt.session() as s:
+        row = s.get(HumanTask, task_id)
+        schema = (s.get(ProcessInstance, instance_id).definition.forms or {}).get(row.form_file or "")
+    filled = dict(data)
+    return filled if not fill_from_documents(rt, instance_id, schema, filled) else data
+
+
 def _exists(rt: Runtime, plan: Plan) -> bool:
     """A demo case is the one of its procedure started by the same user at the same moment."""
     when, user, _data = plan.start
@@ -176,6 +197,47 @@ def _exists(rt: Runtime, plan: Plan) -> bool:
         return s.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.process_key == plan.process_key, ProcessInstance.initiator == user,
             ProcessInstance.started_at == when)) > 0
+
+
+# The health commission's published catalogue (执法信息资源目录, F4): entries of each answer mode, one of them
+# opened to the market regulator by a standing authorisation.
+CATALOGUE_UNIT, CATALOGUE_KEEPER, GRANTEE = "health", "health.head", "market_regulation"
+CATALOGUE = [
+    {"name": "医疗机构执业登记信息", "description": "全县医疗机构执业许可证登记事项（含诊所、卫生室）",
+     "fields": "机构名称\n统一社会信用代码\n法定代表人\n诊疗科目\n执业地址\n许可证有效期",
+     "answer_mode": "lookup", "restriction_basis": "", "grant": True},
+    {"name": "医师执业注册信息", "description": "在本县执业的医师注册信息",
+     "fields": "姓名\n执业类别\n执业范围\n执业机构\n注册日期", "answer_mode": "lookup",
+     "restriction_basis": "身份证号码等个人信息不予提供（《中华人民共和国个人信息保护法》第十三条）"},
+    {"name": "卫生行政处罚决定书", "description": "本局作出的卫生行政处罚决定书及执行情况",
+     "fields": "决定书文号\n当事人\n违法事实\n处罚内容\n执行情况", "answer_mode": "copy",
+     "restriction_basis": ""},
+    {"name": "卫生监督检查笔录", "description": "日常卫生监督检查形成的现场笔录",
+     "fields": "检查日期\n被检查单位\n检查内容\n检查结论", "answer_mode": "copy",
+     "restriction_basis": "涉及正在立案调查的案件，调查终结前不提供（《中华人民共和国行政处罚法》第五十条）"},
+    {"name": "医疗废物处置监督统计", "description": "按季度统计的医疗废物处置监督检查情况",
+     "fields": "统计期间\n检查机构数\n发现问题数\n立案数", "answer_mode": "statistics", "restriction_basis": ""},
+    {"name": "公共场所卫生许可统计", "description": "按年度统计的公共场所卫生许可办理情况",
+     "fields": "统计年度\n新办数\n延续数\n注销数", "answer_mode": "statistics", "restriction_basis": ""},
+]
+
+
+def seed_demo_catalogue(rt: Runtime, when: datetime) -> str:
+    """Publish the demo catalogue and its standing authorisation through the catalogue service; idempotent."""
+    with rt.session() as s:
+        have = set(s.scalars(select(CatalogueEntry.name).where(CatalogueEntry.unit_code == CATALOGUE_UNIT)))
+    made = 0
+    for item in CATALOGUE:
+        if item["name"] in have:
+            continue
+        entry_id = catalogue.save_entry(rt, CATALOGUE_KEEPER, {k: v for k, v in item.items() if k != "grant"},
+                                        when)
+        made += 1
+        if item.get("grant"):
+            catalogue.grant(rt, CATALOGUE_KEEPER, entry_id, GRANTEE, when)
+    with rt.session() as s:
+        grants = s.scalar(select(func.count()).select_from(StandingGrant)) or 0
+    return f"执法信息资源目录：县卫生健康局新公布 {made} 条，常设查询授权 {grants} 项"
 
 
 STATE_WORDS = {"finished": "已办结", "waiting": "办理中", "overdue": "已逾期"}  # for the init-db summary
@@ -186,6 +248,7 @@ def seed_demo_cases(rt: Runtime, now: datetime | None = None) -> str:
     from runner.scheduler import wall_clock
 
     now = now or wall_clock()
+    catalogue_line = seed_demo_catalogue(rt, min(now, at(1)))
     todo = [p for p in plans() if p.process_key in rt.bundles and not _exists(rt, p)]
     events = []
     for index, plan in enumerate(todo):
@@ -205,10 +268,13 @@ def seed_demo_cases(rt: Runtime, now: datetime | None = None) -> str:
             if index not in instance_of:
                 continue
             _when, element, user, data, unit = plan.steps[n]
+            if element.startswith(ISSUE):
+                issue_document(rt, user, instance_of[index], element[len(ISSUE):], when, dict(data))
+                continue
             task_id = _open_task(rt, instance_of[index], element, unit)
             if task_id is None:
                 raise DomainError(f"没有可办理的任务 {element}")
-            complete_task(rt, user, task_id, data, when)
+            complete_task(rt, user, task_id, _from_documents(rt, instance_of[index], task_id, data), when)
         except DomainError as exc:
             problems.append(f"{plan.title}：{exc.message}")
     _catch_up(rt, now)
@@ -216,4 +282,5 @@ def seed_demo_cases(rt: Runtime, now: datetime | None = None) -> str:
                       for p in todo if p in [todo[i] for i in instance_of])
     lines = [f"演示案件：新建 {len(instance_of)} 件" + (f"：{states}" if states else "（已存在，未重复创建）")]
     lines += [f"演示案件未能完整生成：{p}" for p in problems]
+    lines.append(catalogue_line)
     return "\n".join(lines)

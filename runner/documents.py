@@ -416,11 +416,17 @@ def _view(s: Session, doc: Document, viewer, with_html: bool) -> DocumentView:
     newer = s.scalar(select(Document.number).where(Document.supersedes_id == doc.id).limit(1)) or ""
     older = s.scalar(select(Document.number).where(Document.id == doc.supersedes_id)) if doc.supersedes_id else ""
     version = s.scalar(select(DocumentTemplate.version).where(DocumentTemplate.id == doc.template_id))
-    may_ack = (KINDS[doc.kind].receipt and doc.recipient_unit == viewer.unit_code and not receipts)
+    may_ack = (KINDS[doc.kind].receipt and doc.recipient_unit == viewer.unit_code and not receipts
+               and (doc.kind != "transfer_letter" or _letter_sent(s, doc.instance_id)))
     return DocumentView(doc.id, doc.instance_id, doc.kind, doc.title, doc.number, names.get(doc.unit_code, ""),
                         names.get(doc.recipient_unit or "", ""), doc.issued_on, doc.issued_at,
                         people.get(doc.issued_by, doc.issued_by), doc.sha256, version or 0, older or "", newer,
                         receipts, may_ack, doc.html if with_html else "")
+
+
+def _letter_sent(s: Session, instance_id: int) -> bool:
+    """Whether the transfer letter has gone out with 发出移送函并移送材料 (only then is it signed for)."""
+    return bool((s.get(ProcessInstance, instance_id).data_summary or {}).get("letter_number"))
 
 
 def issuable(rt: Runtime, viewer, instance_id: int) -> list[Kind]:
@@ -472,7 +478,12 @@ def acknowledge(rt: Runtime, username: str, doc_id: int, now: datetime) -> str:
         step = s.scalars(select(HumanTask).where(HumanTask.instance_id == doc.instance_id, HumanTask.kind == "receipt",
                                                  HumanTask.status == "open",
                                                  HumanTask.unit_code == doc.recipient_unit)).first()
-        forms = s.get(ProcessInstance, doc.instance_id).definition.forms or {}
+        inst = s.get(ProcessInstance, doc.instance_id)
+        if step is None and doc.kind == "transfer_letter" and not _letter_sent(s, inst.id):
+            # signed for before it is sent, the receipt's day would not be the day the receiving unit's own
+            # clock (签收移送函 → review deadline) starts from
+            raise Invalid(f"{doc.number} 尚未随「发出移送函并移送材料」发出，发出后再签收")
+        forms = inst.definition.forms or {}
         schema = forms.get(step.form_file) if step and step.form_file else {}
         step_id = step.id if step else None
     if step_id is not None:

@@ -17,6 +17,11 @@ SCRIPT_VARIABLES = {
     "ordered_date": "协调决定作出之日",
     "cycle_day": "本季度",
     "answer_due": "答复期限",
+    "letter_received_date": "签收移送函之日",
+    "supplement_received_date": "收到补充材料之日",
+    "review_due": "审查期限",
+    "letter_date": "移送函发出之日",
+    "started_at": "发出请求之日",
 }
 _UNITS = {"H": "小时", "M": "分钟", "S": "秒", "D": "天", "W": "周"}
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)?")

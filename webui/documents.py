@@ -6,10 +6,11 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from runner import catalogue, evidence
 from runner import documents as docs
-from runner import evidence
 from runner.errors import Invalid
 from runner.queries import instance_summary
 from webui.uploads import save_upload, upload_errors
@@ -17,11 +18,28 @@ from webui.web import now, rt, viewer
 
 bp = Blueprint("documents", __name__)
 
+# The kinds' names as the pages show them (the issued document itself stays as written, in Chinese).
+KIND_TITLES = {
+    "transfer_letter": _l("涉嫌违法案件移送函"),
+    "linkage_plan": _l("联动执法方案"),
+    "county_notice": _l("关于开展联动执法的通知"),
+    "query_request": _l("执法信息查询函"),
+    "query_answer": _l("执法信息查询答复函"),
+    "supervision_notice": _l("督办通知"),
+    "meeting_minutes": _l("联动执法联席会议纪要"),
+}
+
+
+def kind_title(kind: str) -> str:
+    """KIND's name in the page's language (its Chinese title where no translation is known)."""
+    return str(KIND_TITLES[kind]) if kind in KIND_TITLES else docs.KINDS[kind].title if kind in docs.KINDS else kind
+
 
 @bp.app_context_processor
 def _case_panels():
     """The case page's documents and evidence panels read through these (the case view stays as it was)."""
-    return {"case_documents": lambda instance_id: docs.documents_of(rt(), viewer(), instance_id),
+    return {"kind_title": kind_title,
+            "case_documents": lambda instance_id: docs.documents_of(rt(), viewer(), instance_id),
             "case_evidence": lambda instance_id: evidence.files_of(rt(), instance_id),
             "form_documents": _form_documents,
             "documents_to_sign": lambda instance_id: [d for d in docs.documents_of(rt(), viewer(), instance_id)
@@ -36,7 +54,7 @@ def _form_documents(instance_id: int, schema: dict | None) -> list[dict]:
         if isinstance(prop, dict) and prop.get("x-from-document"):
             fields.setdefault(str(prop["x-from-document"]).split(".")[0], []).append(name)
     may = {k.key for k in docs.issuable(rt(), viewer(), instance_id)}
-    return [{"kind": k, "title": docs.KINDS[k].title, "latest": docs.latest(rt(), instance_id, k), "may": k in may,
+    return [{"kind": k, "title": kind_title(k), "latest": docs.latest(rt(), instance_id, k), "may": k in may,
              "fields": names} for k, names in sorted(fields.items()) if k in docs.KINDS]
 
 
@@ -86,6 +104,7 @@ def templates():
 @login_required
 def show(doc_id: int):
     doc = docs.document(rt(), viewer(), doc_id, now())
+    catalogue.audit_answer_letter_read(rt(), viewer(), doc_id, now(), "page")
     return render_template("documents/show.html", doc=doc)
 
 
@@ -94,6 +113,7 @@ def show(doc_id: int):
 def printable(doc_id: int):
     """The stored HTML exactly as issued (its sha256 is in the audit log): print it from the browser."""
     doc = docs.document(rt(), viewer(), doc_id, now())
+    catalogue.audit_answer_letter_read(rt(), viewer(), doc_id, now(), "print")
     return Response(doc.html, mimetype="text/html")
 
 
@@ -102,6 +122,7 @@ def printable(doc_id: int):
 def pdf(doc_id: int):
     doc = docs.document(rt(), viewer(), doc_id, now())
     body = docs.pdf_bytes(doc.html)
+    catalogue.audit_answer_letter_read(rt(), viewer(), doc_id, now(), "pdf")
     filename = f"{doc.title}{doc.number}.pdf"
     resp = Response(body, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(filename)}"

@@ -15,6 +15,8 @@ SYSTEM_LABELS = {
     "started_at": "发起时间", "notice_date": "通报日期", "unit": "单位", "lead_unit": "牵头单位",
     "field": "执法领域", "reported_at": "报告时间",
     "received_date": "签收日期（接到查询请求之日）",  # P9: the day the answer deadline counts from
+    "letter_received_date": "签收日期（收到移送函之日）",  # F3: the day the receiver's review deadline counts from
+    "supplement_received_date": "收到补充材料之日",
 }
 # A per-field answer names its field by the code the plan's field list uses.
 FIELD_OPTIONS = "fields"

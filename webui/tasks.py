@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from runner.catalogue import entry_rows
 from runner.documents import fill_from_documents
 from runner.errors import Invalid
 from runner.forms import for_case
@@ -55,7 +56,9 @@ def render_task(detail: TaskDetail, data: dict, errors: dict | None = None, mess
 @login_required
 def show(task_id: str):
     detail = task_detail(rt(), viewer(), task_id, now())
-    return render_task(detail, prefill(detail.schema, detail.form_data))
+    # a lookup answer opens with the chosen catalogue entry's fields; the step's own earlier answer wins
+    offered = entry_rows(rt(), for_case(detail.schema, detail.data), detail.data)
+    return render_task(detail, offered | prefill(detail.schema, detail.form_data))
 
 
 @bp.post("/tasks/<task_id>")

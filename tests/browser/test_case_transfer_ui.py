@@ -85,7 +85,15 @@ def test_case_transfer_across_two_units(rt, live_server, signed_in, clock, artif
     sender.get_by_role("button", name="提交办理").click()
     expect(sender.get_by_text("已办理「发出移送函并移送材料」")).to_be_visible()
 
-    # ... and the receiver accepts it
+    # ... the receiver signs for it (its review deadline runs from today) ...
+    nav(receiver, "待办").click()
+    receipt = receiver.get_by_role("row").filter(has_text=TITLE)
+    expect(receipt).to_contain_text("签收移送函")
+    receipt.get_by_role("link", name="办理", exact=True).click()
+    receiver.get_by_role("group", name="本单位已收到移送函及随函材料").get_by_label("是", exact=True).check()
+    receiver.get_by_role("button", name="提交办理").click()
+    expect(receiver.get_by_text("已办理「签收移送函」")).to_be_visible()
+    # ... and accepts it
     nav(receiver, "待办").click()
     review = receiver.get_by_role("row").filter(has_text=TITLE)
     expect(review).to_contain_text("审查移送案件")

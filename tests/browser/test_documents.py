@@ -1,11 +1,15 @@
 """In a real browser: the officer issues the transfer letter from the case, opens it, prints it to PDF, and a
-picture of its first page is kept (docs/screenshots/transfer-letter.png)."""
+picture of the PDF's first page is kept (docs/screenshots/transfer-letter.png), rasterised from the PDF itself
+with pypdfium2 (PDFium's Python binding, from PyPI)."""
+
+import io
 
 from playwright.sync_api import expect
 
 from runner.config import ROOT
+from runner.services import complete_task
 from tests.conftest import T0
-from tests.webui.conftest import RECEIVER, SENDER, start_transfer
+from tests.webui.conftest import LETTER, RECEIVER, SENDER, open_task, start_transfer
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -33,17 +37,23 @@ def test_issue_open_print_a_transfer_letter(rt, live_server, signed_in, clock, a
     pdf = letter.pdf(format="A4", print_background=True, prefer_css_page_size=True)
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     (artifacts / "transfer-letter.pdf").write_bytes(pdf)
-    # the first page as it prints: print media, an A4-sized window (96 dpi)
-    letter.emulate_media(media="print")
-    letter.set_viewport_size({"width": 794, "height": 1123})
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    letter.screenshot(path=str(SCREENSHOTS / "transfer-letter.png"))
-    assert (SCREENSHOTS / "transfer-letter.png").stat().st_size > 10_000
-
-    # the server's PDF (WeasyPrint) is served too, and the receiver signs for the letter
+    (artifacts / "transfer-letter-chromium.png").write_bytes(first_page_png(pdf))
+    assert_a4_letter_page(first_page_png(pdf))
+    # the server's PDF (WeasyPrint, from the stored HTML): its first page, rasterised from the PDF itself
     response = sender.request.get(letter.url.replace("/print", "/pdf"))
     assert response.ok and response.body().startswith(b"%PDF")
-    (SCREENSHOTS / "transfer-letter.pdf").write_bytes(response.body())  # for the closing note: the PDF itself
+    server_pdf = response.body()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "transfer-letter.pdf").write_bytes(server_pdf)  # for the closing note: the PDF itself
+    (artifacts / "transfer-letter-server.pdf").write_bytes(server_pdf)
+    picture = first_page_png(server_pdf)
+    (SCREENSHOTS / "transfer-letter.png").write_bytes(picture)
+    (artifacts / "transfer-letter.png").write_bytes(picture)
+    assert_a4_letter_page(picture)
+
+    # the letter goes out with 发出移送函并移送材料; then the receiving unit signs for it
+    complete_task(rt, SENDER, open_task(rt, iid, "send_letter").id,
+                  {**LETTER, "letter_number": "县市场监管局移〔2026〕第1号"}, clock.now)
     receiver = signed_in(RECEIVER)
     clock.advance(days=1)
     receiver.goto(letter.url.replace("/print", ""))
@@ -52,6 +62,38 @@ def test_issue_open_print_a_transfer_letter(rt, live_server, signed_in, clock, a
     receiver.goto(f"{live_server}/instances/{iid}")
     expect(receiver.get_by_text("县卫生健康局 于 2026-03-03 签收")).to_be_visible()
     assert console_errors == []
+
+
+def first_page_png(pdf: bytes, scale: float = 2.0) -> bytes:
+    """The PDF's first page as a PNG (pypdfium2 renders it; 2 × 72 dpi = 144 dpi)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=scale).to_pil()
+    finally:
+        document.close()
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def assert_a4_letter_page(png: bytes) -> None:
+    """Not blank: an A4 page (portrait, 1:√2), mostly white paper, with dark text and the red head."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    assert abs(height / width - 297 / 210) < 0.01, image.size
+    small = image.resize((width // 4, height // 4))
+    data = small.tobytes()
+    pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
+    ink = sum(1 for r, g, b in pixels if r + g + b < 300) / len(pixels)
+    red = sum(1 for r, g, b in pixels if r > 150 and g < 90 and b < 90) / len(pixels)
+    white = sum(1 for r, g, b in pixels if min(r, g, b) > 235) / len(pixels)
+    assert 0.002 < ink < 0.3, ink  # text is there, and the page is not a black box
+    assert red > 0.0005, red  # the red head (unit name and rule)
+    assert white > 0.6, white
 
 
 def test_a_unit_publishes_its_catalogue(rt, live_server, signed_in, console_errors):

@@ -45,6 +45,9 @@ def seed(rt) -> dict[str, int]:
 def second_quarter(rt, ids) -> None:
     complete_task(rt, RECEIVER, open_task(rt, ids["A"], "review_transfer").id, {"review_decision": "accept"},
                   at("2026-04-07", 10))
+    # A's review was due 5 March (3 working days from the receipt on 2 March): its 督办 is closed with it
+    complete_task(rt, "supervision.officer", open_task(rt, ids["A"], "supervise_review").id, SUPERVISION,
+                  at("2026-04-07", 11))
     complete_task(rt, SENDER, open_task(rt, ids["C"], "send_letter").id, LETTER, at("2026-04-08", 10))
 
 
@@ -58,8 +61,9 @@ def test_quarter_figures_while_the_quarter_runs(rt):
     assert f.period.label == "2026Q1" and f.period.running
     t = f.totals.counts
     assert (t["started"], t["open"], t["finished"]) == (3, 3, 0)
-    assert (t["overdue"], t["timed"], t["ontime"], t["late"]) == (1, 2, 1, 1)  # C waits; A on time, B late
-    assert (t["supervised"], t["supervision_closed"], t["supervision_open"]) == (2, 1, 1)
+    # C's letter waits, and A's review (due 3 working days after its receipt): A's letter on time, B's late
+    assert (t["overdue"], t["timed"], t["ontime"], t["late"]) == (2, 2, 1, 1)
+    assert (t["supervised"], t["supervision_closed"], t["supervision_open"]) == (3, 1, 2)
     market = unit_row(f, "market_regulation")
     assert (market.counts["open"], market.counts["overdue"], market.counts["handled"]) == (1, 1, 3)
     assert market.on_time_rate == 50.0
@@ -68,10 +72,10 @@ def test_quarter_figures_while_the_quarter_runs(rt):
     # five tasks done: four the same day, B's letter 2 March -> 10 March = 6 working days
     assert (market.avg_days, market.avg_basis) == (1.2, 5)
     health = unit_row(f, "health")
-    assert (health.counts["open"], health.counts["overdue"], health.on_time_rate) == (2, 0, None)
+    assert (health.counts["open"], health.counts["overdue"], health.on_time_rate) == (1, 1, None)
     assert f.units[0].key == "market_regulation"  # the most overdue first
     [transfer] = f.procedures
-    assert (transfer.key, transfer.counts["open"], transfer.counts["overdue"]) == ("case_transfer", 3, 1)
+    assert (transfer.key, transfer.counts["open"], transfer.counts["overdue"]) == ("case_transfer", 3, 2)
     assert [p.label for p in f.trend] == ["2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1"]
     assert f.trend[-1].counts["started"] == 3 and f.trend[-1].on_time_rate == 50.0
 
@@ -83,10 +87,11 @@ def test_a_past_quarter_is_read_at_its_end_and_the_next_counts_what_happened_in_
     q1, q2 = dashboard_figures(rt, "2026Q1", now), dashboard_figures(rt, "2026Q2", now)
     assert not q1.period.running and q1.period.as_of == at("2026-04-01", 0)
     # C's letter went out on 8 April: at the end of March it was still overdue, and A still ran
-    assert (q1.totals.counts["overdue"], q1.totals.counts["open"], q1.totals.counts["finished"]) == (1, 3, 0)
+    assert (q1.totals.counts["overdue"], q1.totals.counts["open"], q1.totals.counts["finished"]) == (2, 3, 0)
     assert (q1.totals.counts["timed"], q1.totals.counts["late"]) == (2, 1)
     assert (q2.totals.counts["started"], q2.totals.counts["finished"], q2.totals.counts["open"]) == (0, 1, 2)
-    assert (q2.totals.counts["timed"], q2.totals.counts["late"], q2.totals.counts["overdue"]) == (1, 1, 0)
+    # with the receiving unit's own deadlines (签收移送函, 审查移送案件) two matters count as late in the quarter
+    assert (q2.totals.counts["timed"], q2.totals.counts["late"], q2.totals.counts["overdue"]) == (2, 2, 0)
     assert q2.totals.on_time_rate == 0.0
     # A ran from 2 March to 7 April: 21 working days in March after the 2nd, 1-3 April, then 7 April
     # (4-6 April is the Qingming holiday)
@@ -107,7 +112,7 @@ def test_a_unit_head_sees_the_same_for_the_own_unit_only(rt):
     seed(rt)
     f = dashboard_figures(rt, "2026Q1", at("2026-03-12"), unit="health")
     assert [r.key for r in f.units] == ["health"]
-    assert (f.totals.counts["open"], f.totals.counts["overdue"], f.totals.counts["supervised"]) == (2, 0, 0)
+    assert (f.totals.counts["open"], f.totals.counts["overdue"], f.totals.counts["supervised"]) == (1, 1, 1)
     assert f.unit_name == "县卫生健康局"
     market = dashboard_figures(rt, "2026Q1", at("2026-03-12"), unit="market_regulation")
     assert (market.totals.counts["overdue"], market.totals.counts["late"], market.totals.avg_days) == (1, 1, 1.2)

@@ -154,6 +154,11 @@ def test_the_receiving_unit_signs_for_the_letter_and_the_date_is_kept(rt):
     doc_id = docs.issue_document(rt, "market_regulation.officer", iid, "transfer_letter", now)
     with pytest.raises(Forbidden):
         docs.acknowledge(rt, "market_regulation.officer", doc_id, now)
+    with pytest.raises(Invalid, match="尚未随「发出移送函并移送材料」发出"):  # issued, not yet sent
+        docs.acknowledge(rt, "health.officer", doc_id, now)
+    _complete_open(rt, iid, "send_letter", "market_regulation.officer",
+                   {"letter_number": "县市场监管局移〔2026〕第1号", "letter_date": "2026-03-10",
+                    "materials": [{"name": "涉嫌违法案件移送函"}], "delivery": "platform"}, now)
     later = now + timedelta(days=1)
     assert docs.acknowledge(rt, "health.officer", doc_id, later) == "2026-03-11"
     with pytest.raises(Invalid):
@@ -161,6 +166,10 @@ def test_the_receiving_unit_signs_for_the_letter_and_the_date_is_kept(rt):
     with rt.session() as s:
         assert [(r.unit_code, r.received_on) for r in s.scalars(select(Receipt))] == [("health", "2026-03-11")]
         assert s.scalars(select(AuditEntry).where(AuditEntry.action == "acknowledge")).one().instance_id == iid
+        # the receipt is the diagram's 签收移送函: its day starts the receiving unit's review deadline
+        assert s.get(ProcessInstance, iid).data_summary["letter_received_date"] == "2026-03-11"
+        review = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.status == "open")).one()
+    assert review.element_id == "review_transfer" and review.due_at == rt.calendar.deadline("2026-03-11", 3)
 
 
 def test_the_query_request_and_its_answer(rt):

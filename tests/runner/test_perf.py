@@ -9,7 +9,7 @@ import pytest
 from SpiffWorkflow.util.task import TaskIterator
 from sqlalchemy import event, func, select
 
-from bench.actions import OFFICER, PATH, RECEIVER, RETURN, START, SUPPLEMENT, T0
+from bench.actions import OFFICER, RECEIVER, RETURN, START, SUPPLEMENT, T0, TO_REVIEW
 from runner import engine as engine_module
 from runner.errors import Invalid
 from runner.models import AuditEntry, BusinessKeyCounter, HumanTask, ProcessInstance
@@ -36,7 +36,7 @@ def _loop(rt, iid, turns):
 
 def _to_review(rt):
     iid = start_process(rt, OFFICER, "case_transfer", START, T0)
-    for element, who, data in PATH[:2]:
+    for element, who, data in TO_REVIEW:
         complete_task(rt, who, _open(rt, iid, element).id, data, T0)
     return iid
 

@@ -53,7 +53,7 @@ def test_task_for_unit_without_active_account_is_refused_and_admin_told(rt):
     notices = _notices(rt)
     assert len(notices) == 1
     assert (notices[0].instance_id, notices[0].task_id) == (iid, send.id)
-    assert "审查移送案件" in notices[0].detail
+    assert "签收移送函" in notices[0].detail  # the receiving unit's next step: it signs for the letter
 
 
 def test_task_for_unit_with_an_active_account_is_handed_over(rt):
@@ -62,6 +62,8 @@ def test_task_for_unit_with_an_active_account_is_handed_over(rt):
         s.execute(update(User).where(User.username == "health.head").values(active=False))
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "register_case").id, REGISTER, T0)
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "send_letter").id, LETTER, T0)
+    assert _open(rt, iid, "receive_letter").unit_code == "health"
+    complete_task(rt, "health.officer", _open(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, T0)
     assert _open(rt, iid, "review_transfer").unit_code == "health"
     assert _notices(rt) == []
 
@@ -109,13 +111,14 @@ def test_withdrawal_refused_changes_nothing(rt, who, reason, error, message):
 def test_no_withdrawal_once_the_receiver_has_acted(rt):
     iid = _registered(rt)
     complete_task(rt, "market_regulation.officer", _open(rt, iid, "send_letter").id, LETTER, T0)
+    complete_task(rt, "health.officer", _open(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, T0)
     complete_task(rt, "health.officer", _open(rt, iid, "review_transfer").id,
                   {"review_decision": "return_incomplete", "return_reasons": "缺少现场照片",
                    "missing_materials": ["现场照片"]}, T0)
     before = snapshot(rt)
     with pytest.raises(Invalid) as err:
         withdraw_instance(rt, "market_regulation.officer", iid, "不再移送", T0)
-    assert "其他单位已办理「审查移送案件」" in err.value.message
+    assert "其他单位已办理「签收移送函」" in err.value.message  # its first act: the receipt
     assert snapshot(rt) == before
 
 

@@ -85,4 +85,5 @@ def start_transfer(rt, now, title="某诊所涉嫌非法行医案", upto="regist
         complete_task(rt, SENDER, open_task(rt, iid, "register_case").id, REGISTER, now)
     if upto == "review":
         complete_task(rt, SENDER, open_task(rt, iid, "send_letter").id, LETTER, now)
+        complete_task(rt, RECEIVER, open_task(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, now)
     return iid

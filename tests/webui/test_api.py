@@ -48,6 +48,9 @@ def test_whole_transfer_through_the_api(rt, api):
     assert sender.post(f"/api/tasks/{letter}/complete", LETTER).status_code == 422  # the letter is not issued
     issue_document(rt, SENDER, iid, "transfer_letter", T0)
     assert sender.post(f"/api/tasks/{letter}/complete", LETTER).status_code == 200
+    receipt = receiver.get("/api/tasks").get_json()["tasks"][0]  # the receiver signs for the letter first
+    assert receipt["element_id"] == "receive_letter"
+    assert receiver.post(f"/api/tasks/{receipt['id']}/complete", {"receipt_confirmed": True}).status_code == 200
     review = receiver.get("/api/tasks").get_json()["tasks"][0]
     assert review["element_id"] == "review_transfer"
     assert receiver.post(f"/api/tasks/{review['id']}/complete", {"review_decision": "accept"}).status_code == 200

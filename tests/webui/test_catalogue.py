@@ -164,3 +164,82 @@ def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, brow
     clock.advance(days=1)  # the next day, through the API: a new entry
     assert asker.get(f"/api/instances/{iid}").status_code == 200
     assert [who for who, _ in reads()] == ["market_regulation.officer"] * 2
+
+
+def _granted_query(rt, browser):
+    """A lookup entry of the health commission, granted to the market regulator, queried and signed for."""
+    health = publish(browser)
+    assert health.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
+    asker = browser("market_regulation.officer")
+    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt))}))
+    iid = newest_case(rt)
+    sign_for(rt, iid)
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.status == "open",
+                                                      HumanTask.element_id == "answer_query")).one()
+    return health, asker, iid, answer
+
+
+def test_a_lookup_answer_opens_with_the_entrys_fields(rt, browser):
+    health, _asker, iid, answer = _granted_query(rt, browser)
+    page = health.get(f"/tasks/{answer}").get_data(as_text=True)
+    offered = re.findall(r'name="lookup_values\.(\d+)\.field"[^>]*value="([^"]*)"', page) or [
+        (i, v) for v, i in re.findall(r'value="([^"]*)"[^>]*name="lookup_values\.(\d+)\.field"', page)]
+    assert [v for _i, v in offered] == ["机构名称", "统一社会信用代码", "诊疗科目", "有效期"]
+    # the officer fills in the values of the fields offered (and may drop one not found)
+    resp = health.post(f"/tasks/{answer}", {
+        "answer_decision": "provide", "sharing_method": "query_access", "provided_info": "许可证有效。",
+        **{f"lookup_values.{i}.field": v for i, v in offered},
+        **{f"lookup_values.{i}.value": val for i, val in
+           zip(("0", "1", "2", "3"), ("某诊所", "91370323MA0000000X", "内科", "2028-12-31"), strict=True)}})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-2000:]
+    with rt.session() as s:
+        rows = s.get(ProcessInstance, iid).data_summary["lookup_values"]
+    assert [r["field"] for r in rows] == ["机构名称", "统一社会信用代码", "诊疗科目", "有效期"]
+    assert rows[3]["value"] == "2028-12-31"
+
+
+def test_a_copy_answer_is_not_offered_lookup_rows(rt, browser):
+    health = browser("health.officer")
+    assert health.post("/catalogue", {**ENTRY, "answer_mode": "copy"}).status_code == 302
+    assert health.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
+    started(browser("market_regulation.officer").post("/start/info_query", {**QUERY, "catalogue_entry":
+                                                                           str(entry_id(rt))}))
+    iid = newest_case(rt)
+    sign_for(rt, iid)
+    with rt.session() as s:
+        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
+                                                      HumanTask.element_id == "answer_query")).one()
+    page = health.get(f"/tasks/{answer}").get_data(as_text=True)
+    assert "lookup_values" not in page and "统一社会信用代码" in page  # the entry is shown, no lookup rows
+
+
+def test_every_opening_of_the_answer_letter_is_audited_as_a_shared_read(rt, browser, clock):
+    from runner.services import complete_task
+
+    health, asker, iid, answer = _granted_query(rt, browser)
+    complete_task(rt, "health.officer", answer, {"answer_decision": "provide", "sharing_method": "query_access",
+                                                 "provided_info": "许可证有效。",
+                                                 "lookup_values": [{"field": "有效期", "value": "2028-12-31"}]},
+                  clock())
+    resp = health.post(f"/instances/{iid}/documents/query_answer", {"contact": "李四"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-2000:]
+    doc_url = resp.headers["Location"]
+
+    def letter_reads() -> list:
+        with rt.session() as s:
+            return list(s.scalars(select(AuditEntry).where(AuditEntry.action == "shared_read",
+                                                           AuditEntry.detail.like("查阅查复函%"))
+                                  .order_by(AuditEntry.id)))
+
+    assert health.get(doc_url).status_code == 200 and health.get(doc_url + "/pdf").status_code == 200
+    assert letter_reads() == []  # the answering unit reading its own letter shares nothing
+    for path in (doc_url, doc_url + "/pdf", doc_url + "/print", doc_url):
+        assert asker.get(path).status_code == 200, path
+    reads = letter_reads()
+    assert [r.changes["shared_read"]["via"] for r in reads] == ["page", "pdf", "print", "page"]  # once per open
+    assert {(r.actor, r.instance_id) for r in reads} == {("market_regulation.officer", iid)}
+    assert all(r.changes["shared_read"]["entry"] == entry_id(rt) and "医疗机构执业登记信息" in r.detail
+               and "县卫生健康局查复〔2026〕第1号" in r.detail for r in reads)
+    assert browser("water.officer").get(doc_url + "/pdf").status_code == 403  # refused, never a read
+    assert len(letter_reads()) == 4

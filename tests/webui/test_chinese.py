@@ -68,6 +68,7 @@ def test_history_names_units_elements_and_people_not_codes(rt, browser, clock):
     clock.set(datetime(2026, 3, 9, 9, tzinfo=TZ))
     fire_due_timers(rt, clock.now)  # the letter is late: a supervision task naming the late unit
     complete_task(rt, "market_regulation.head", open_task(rt, iid, "send_letter").id, LETTER, clock.now)
+    complete_task(rt, RECEIVER, open_task(rt, iid, "receive_letter").id, {"receipt_confirmed": True}, clock.now)
     complete_task(rt, RECEIVER, open_task(rt, iid, "review_transfer").id, {"review_decision": "accept"}, clock.now)
     complete_task(rt, "supervision.officer", open_task(rt, iid, "supervise_letter").id,
                   {"supervision_measure": "phone", "supervision_opinion": "已补发", "report_to_discipline": False},

@@ -93,7 +93,8 @@ def test_the_case_list_shows_the_current_step_and_the_unit_it_waits_on(rt, brows
     assert "当前环节" in html and "等待单位" in html
     row = html.split("丙案")[1].split("</tr>")[0]
     assert "发出移送函并移送材料" in row and "督办移送函逾期" in row and "县市场监管局" in row and "县政府督查室" in row
-    assert "甲案" not in html and "统计看板明细" in html
+    # 甲案's review is past its deadline (3 working days from the receipt), so it is overdue too
+    assert "审查移送案件" in html.split("甲案")[1].split("</tr>")[0] and "统计看板明细" in html
 
 
 @pytest.mark.parametrize(("query", "field"), [
@@ -129,7 +130,7 @@ def test_the_report_exports_as_xlsx_with_the_figures(rt, browser, seeded):
     summary = {row[0]: row[1] for row in book["概况"].iter_rows(values_only=True)}
     assert "2026年第1季度联动执法工作情况" in next(iter(summary))
     figures = (summary["本季发起（件）"], summary["逾期（件）"], summary["督办（件）"], summary["按期办结率"])
-    assert figures == (3, 1, 2, "50.0%")
+    assert figures == (3, 2, 3, "50.0%")  # C's letter and A's review overdue; 督办 for B, C and A
     units = list(book["各单位"].iter_rows(values_only=True))
     assert units[0][:3] == ("单位", "待办（件）", "逾期（件）")
     market = next(r for r in units if r[0] == "县市场监管局")

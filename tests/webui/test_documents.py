@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from runner import evidence
 from runner.calendar import TZ
-from runner.models import Document, HumanTask, Receipt, Upload
+from runner.models import Document, HumanTask, ProcessInstance, Receipt, Upload
 from tests.conftest import T0, snapshot
 from tests.webui.conftest import RECEIVER, SENDER, denied, open_task, start_transfer
 
@@ -94,25 +94,54 @@ def test_documents_are_served_only_to_readers_of_the_case(rt, browser):
     assert snapshot(rt) == before
 
 
-def test_the_receiver_signs_for_the_letter_and_the_case_page_shows_it(rt, browser, clock):
+def test_the_receiver_signs_for_the_sent_letter_which_starts_its_review_clock(rt, browser, clock):
     iid = start_transfer(rt, T0, upto="letter")
-    doc_url = issue_letter(browser(SENDER), iid).headers["Location"]
+    sender = browser(SENDER)
+    doc_url = issue_letter(sender, iid).headers["Location"]
     receiver = browser(RECEIVER)
+    # issued but not yet sent (发出移送函并移送材料 not done): nothing to sign for yet
+    assert "签收后，以签收日为收到之日" not in receiver.get(doc_url).get_data(as_text=True)
+    before = snapshot(rt)
+    assert receiver.post(doc_url + "/receipt").status_code == 422
+    assert snapshot(rt) == before
+    send = open_task(rt, iid, "send_letter")
+    assert sender.post(f"/tasks/{send.id}", {"materials.0.name": "移送函", "delivery": "platform"}).status_code == 302
+    receipt = open_task(rt, iid, "receive_letter")  # the diagram's 签收移送函, the receiving unit's
+    assert receipt.unit_code == "health" and receipt.due_at is not None
     assert "签收后，以签收日为收到之日" in receiver.get(doc_url).get_data(as_text=True)
-    # the receiving unit's own task on the case offers the receipt too
-    with rt.session() as s:
-        ack = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
-                                                   HumanTask.element_id == "acknowledge_notice")).one()
-    task_page = receiver.get(f"/tasks/{ack}").get_data(as_text=True)
+    assert "签收后，以签收日为收到之日" not in sender.get(doc_url).get_data(as_text=True)
+    task_page = receiver.get(f"/tasks/{receipt.id}").get_data(as_text=True)
     assert "待签收：涉嫌违法案件移送函 县市场监管局移〔2026〕第1号" in task_page
-    assert "签收后，以签收日为收到之日" not in browser(SENDER).get(doc_url).get_data(as_text=True)
     clock.advance(days=1)
     assert receiver.post(doc_url + "/receipt").status_code == 302
     assert receiver.post(doc_url + "/receipt").status_code == 422
+    # signing on the letter's page is the diagram's receipt: its day starts the review deadline
+    with rt.session() as s:
+        assert s.get(HumanTask, receipt.id).status == "completed"
+        data = s.get(ProcessInstance, iid).data_summary
+        assert s.scalar(select(func.count()).select_from(Receipt)) == 1
+    assert data["letter_received_date"] == "2026-03-03"
+    review = open_task(rt, iid, "review_transfer")
+    assert review.due_at == rt.calendar.deadline("2026-03-03", 3)
     case = receiver.get(f"/instances/{iid}").get_data(as_text=True)
     assert "县卫生健康局 于 2026-03-03 签收" in case
-    with rt.session() as s:
-        assert s.scalar(select(func.count()).select_from(Receipt)) == 1
+    assert "2026-03-03" in case.split("签收日期（收到移送函之日）", 1)[1][:300]  # the clock's day, labelled
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", case, flags=re.S))
+    assert "letter_received_date" not in visible and "review_due" not in visible  # no variable names shown
+    assert "于 2026-03-03 签收" in receiver.get(doc_url).get_data(as_text=True)  # and on the letter's page
+
+
+def test_document_kinds_are_named_in_english_on_english_pages(rt, browser):
+    iid = start_transfer(rt, T0, upto="letter")
+    sender = browser(SENDER)
+    doc_url = issue_letter(sender, iid).headers["Location"]
+    assert "涉嫌违法案件移送函" in sender.get(doc_url).get_data(as_text=True)
+    sender.post("/lang", {"lang": "en"})
+    for path in (doc_url, f"/instances/{iid}/documents", f"/instances/{iid}"):
+        page = sender.get(path).get_data(as_text=True)
+        assert "Letter transferring a suspected violation case" in page, path
+    # the document itself is what was issued: its printed text stays Chinese
+    assert "涉嫌违法案件移送函" in sender.get(doc_url + "/print").get_data(as_text=True)
 
 
 def test_bad_issue_input_is_refused_beside_the_field_and_changes_nothing(rt, browser):
