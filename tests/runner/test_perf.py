@@ -9,7 +9,7 @@ import pytest
 from SpiffWorkflow.util.task import TaskIterator
 from sqlalchemy import event, func, select
 
-from bench.actions import OFFICER, RECEIVER, RETURN, START, SUPPLEMENT, T0, TO_REVIEW
+from bench.actions import OFFICER, PATH, RECEIVER, RETURN, START, SUPPLEMENT, T0, TO_REVIEW
 from runner import engine as engine_module
 from runner.errors import Invalid
 from runner.models import AuditEntry, BusinessKeyCounter, HumanTask, ProcessInstance
