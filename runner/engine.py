@@ -32,6 +32,7 @@ from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from runner.calendar import TZ, CalendarError, WorkingCalendar, local_date
+from runner.compact import compact
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("liandong_now", default=None)
 _SESSION: contextvars.ContextVar[object | None] = contextvars.ContextVar("liandong_session", default=None)
@@ -50,10 +51,14 @@ spiff_timer.datetime = _ClockedDatetime
 
 # SpiffWorkflow stops walking the task tree at depth 1000, and a loop drawn as a back-edge makes the tree one
 # level deeper per step: after some 500 steps a case would silently stop (its ready tasks are never found and
-# it looks completed). We raise the walk's limit far above DEPTH_GUARD and refuse, with a message a person can
-# act on, any step that would take a case past DEPTH_GUARD: no loop length ends a case silently.
+# it looks completed). Every save splices completed history out of the tree (runner/compact.py), so a loop of
+# user tasks and exclusive gateways no longer deepens it at all; a loop through what must stay (a join, a
+# boundary event's split, a multi-instance task) still does, more slowly. So we still raise the walk's limit
+# far above DEPTH_GUARD and refuse, with a message a person can act on, any step that would take a case past
+# DEPTH_GUARD even after compaction: no loop length ends a case silently.
 TREE_WALK_LIMIT = 100_000
 DEPTH_GUARD = 4_000
+COMPACTION = True  # the default of Engine.compaction (a test compares runs with it off)
 
 
 def _raise_walk_limit() -> None:
@@ -224,6 +229,7 @@ class Engine:
         self.script_engine = PythonScriptEngine(environment=TaskDataEnvironment(self.script_globals()))
         self._validator: BpmnValidator | None = None
         self.depth_guard = DEPTH_GUARD  # a test may lower it
+        self.compaction = COMPACTION  # splice completed history out of the state on every save (runner/compact.py)
 
     # -- functions a diagram may call in expressions and scripts -----------------------------
     def script_globals(self) -> dict:
@@ -396,9 +402,13 @@ class Engine:
         self._check_depth(wf)
 
     def _check_depth(self, wf: BpmnWorkflow) -> None:
-        """Refuse a step that takes the case's history deeper than depth_guard (see DEPTH_GUARD)."""
-        live = _flat_tasks(wf, TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-        if live and max(t.depth for t in live) > self.depth_guard:
+        """Refuse a step that takes the case's history deeper than depth_guard (see DEPTH_GUARD), counted after
+        compaction (a state saved before compaction existed is compacted here rather than refused)."""
+        def too_deep():
+            live = _flat_tasks(wf, TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+            return live and max(t.depth for t in live) > self.depth_guard
+
+        if too_deep() and (not self.compaction or not compact(wf) or too_deep()):
             raise EngineError("本案件已反复往返办理太多轮次，超出系统为单个案件保留的办理记录上限，本次办理未保存。"
                               "请联系县政府督查室督查结案，如需继续请重新发起")
 
@@ -473,6 +483,8 @@ class Engine:
 
     def evaluate(self, wf: BpmnWorkflow, task_id: str, expression: str, now: datetime):
         task = self.find_task(wf, task_id)
+        if task is None:  # e.g. a step completed by an earlier action whose record compaction has removed
+            raise EngineError("该步骤的办理记录已不在流程状态中，无法计算")
         with clock_at(now):
             try:
                 return self.script_engine.evaluate(task, expression)
@@ -614,7 +626,14 @@ class Engine:
     # -- persistence --------------------------------------------------------------------------
     def dump_state(self, wf: BpmnWorkflow) -> tuple[str, str]:
         """The workflow's state without its spec (stored once per version): what serializer.to_dict gives,
-        less the spec and subprocess specs, which it would convert on every action only to be dropped."""
+        less the spec and subprocess specs, which it would convert on every action only to be dropped.
+
+        With compaction on, completed history nothing reads again is first spliced out of WF itself
+        (runner/compact.py): the case data, ready tasks, timers, end events, earlier answers and diagram overlay
+        read from WF stay exactly what they were, and a state stored before compaction is compacted on its
+        next save."""
+        if self.compaction:
+            compact(wf)
         conv = self._workflow_converter
         dct = conv.__class__.__mro__[1].to_dict(conv, wf)  # WorkflowConverter.to_dict: data, tasks, root
         dct["subprocesses"] = conv.mapping_to_dict(wf.subprocesses)

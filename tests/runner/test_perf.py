@@ -49,7 +49,10 @@ def test_the_engine_walks_trees_far_deeper_than_the_guard_allows():
 
 
 def test_a_loop_past_the_guard_is_refused_with_a_clear_message_and_nothing_changes(rt):
+    """A loop that compaction cannot flatten (it runs through joins or boundary-event splits, which stay): here
+    the same loop with compaction off, the tree one level deeper per step."""
     rt.engine.depth_guard = 40  # a long loop in miniature: the same check as at DEPTH_GUARD
+    rt.engine.compaction = False
     iid = _to_review(rt)
     with pytest.raises(Invalid) as refused:
         _loop(rt, iid, 50)
@@ -62,6 +65,17 @@ def test_a_loop_past_the_guard_is_refused_with_a_clear_message_and_nothing_chang
     assert len(refused_task) == 1  # the step that was refused is still there to be done
     wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
     assert {t.id for t in rt.engine.ready_user_tasks(wf)} >= {refused_task[0].id}
+
+
+def test_with_compaction_the_same_loop_never_reaches_the_guard(rt):
+    rt.engine.depth_guard = 40
+    iid = _to_review(rt)
+    assert _loop(rt, iid, 50) == 100  # every step went through
+    with rt.session() as s:
+        inst = s.get(ProcessInstance, iid)
+        assert inst.status == "running"
+    wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
+    assert max(t.depth for t in wf.tasks.values()) < 40
 
 
 def test_one_action_bumps_the_instance_version_once(rt):
