@@ -24,6 +24,16 @@ chain: a task X is removed and its only child C hung under X's parent, when all 
   opens with the answer of the same step's last round) and what marks the element completed in
   ``Engine.element_states`` (the diagram overlay). Keeping it keeps both exactly as before.
 
+A task with boundary events runs as a block: a boundary-event split S whose children are the task T and its
+boundary events, T's children the boundary-event join J (a leaf once done) and what follows, N. A turn of a loop
+through such a task leaves one block per turn, so a block is removed whole and N hung under S's parent when: S, T
+and J are COMPLETED and none is the latest of its spec; every boundary event of S is CANCELLED and has no
+children (a timer that fired keeps its block: its branch hangs there); T is of a pass-through kind with no other
+join among its outputs; N is COMPLETED, not a join, changed state no earlier than any of them and holds every
+data key they hold. A later turn's join finds its own split as its nearest ancestor of that spec and scans only
+below it (``BoundaryEventJoin._check_threshold_structured``, ``Join._find_tasks``), so an earlier block is read
+by nothing.
+
 Ancestry among the tasks that stay is unchanged (removing a node of a chain contracts it), so
 ``is_descendant_of``, ``find_ancestor`` of the splits, thread ids and depth-first order are what they were; the
 serializer stores each task's data as a delta against its parent, which it computes against the new parent.
@@ -32,7 +42,8 @@ End events stay, so ``reached_end_events``, ``outcome`` and ``is_completed`` are
 
 from __future__ import annotations
 
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import IntermediateThrowEvent
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent, IntermediateThrowEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
@@ -57,9 +68,15 @@ def compact(wf) -> int:
         while True:  # a splice can make its neighbour removable; two passes are the usual
             done = 0
             for task in list(workflow.tasks.values()):
-                if task.id in workflow.tasks and task.id not in keep and _removable(workflow, task):
+                if task.id not in workflow.tasks or task.id in keep:
+                    continue
+                if _removable(workflow, task):
                     _splice(workflow, task)
                     done += 1
+                elif isinstance(task.task_spec, BoundaryEventSplit):
+                    if block := _finished_block(workflow, task, keep):
+                        _splice_block(workflow, task, block)
+                        done += 1
             removed += done
             if not done:
                 break
@@ -106,3 +123,48 @@ def _splice(workflow, task) -> None:
     parent._children[parent._children.index(task.id)] = child_id
     workflow.tasks[child_id]._parent = parent.id
     del workflow.tasks[task.id]
+
+
+def _finished_block(workflow, split, keep) -> tuple | None:
+    """(main task, join, boundary events, next task) of a boundary-event block that may go, else None."""
+    if split.state != TaskState.COMPLETED or split.triggered or split.parent is None:
+        return None
+    if isinstance(split.parent.task_spec, LoopTask):
+        return None
+    events = [t for t in split.children if isinstance(t.task_spec, BoundaryEvent)]
+    mains = [t for t in split.children if not isinstance(t.task_spec, BoundaryEvent)]
+    if len(mains) != 1 or any(e.state != TaskState.CANCELLED or e._children for e in events):
+        return None
+    main = mains[0]
+    spec = main.task_spec
+    if main.id in keep or main.state != TaskState.COMPLETED or main.triggered:
+        return None
+    if not isinstance(spec, PASS_THROUGH) or isinstance(spec, NEVER):
+        return None
+    if any(isinstance(out, Join) and not isinstance(out, BoundaryEventJoin) for out in spec.outputs):
+        return None
+    joins = [t for t in main.children if isinstance(t.task_spec, BoundaryEventJoin)]
+    rest = [t for t in main.children if not isinstance(t.task_spec, BoundaryEventJoin)]
+    if len(joins) != 1 or len(rest) != 1:
+        return None
+    join, after = joins[0], rest[0]
+    if join.id in keep or join.state != TaskState.COMPLETED or join.triggered or join._children:
+        return None
+    if after.state != TaskState.COMPLETED or after.triggered or isinstance(after.task_spec, Join):
+        return None
+    block = (split, main, join)
+    if workflow.last_task in block or any(after.last_state_change < t.last_state_change for t in block):
+        return None
+    if not all(t.data.keys() <= after.data.keys() for t in block):
+        return None
+    return main, join, events, after
+
+
+def _splice_block(workflow, split, block) -> None:
+    """Hang the task after SPLIT's block under SPLIT's parent, in SPLIT's place, and forget the block."""
+    main, join, events, after = block
+    parent = split.parent
+    parent._children[parent._children.index(split.id)] = after.id
+    after._parent = parent.id
+    for task in (split, main, join, *events):
+        del workflow.tasks[task.id]

@@ -17,7 +17,7 @@ import pytest
 from SpiffWorkflow import task as spiff_task
 from sqlalchemy import select
 
-from bench.actions import OFFICER, PATH, RECEIVER, RETURN, START, SUPPLEMENT, T0
+from bench.actions import OFFICER, RECEIVER, RETURN, START, SUPPLEMENT, T0, TO_REVIEW
 from runner import compact as compact_module
 from runner import engine as engine_module
 from runner import simulate
@@ -119,7 +119,7 @@ def test_the_scenarios_do_exercise_compaction(tmp_path, monkeypatch):
 
 def _to_review(rt, now):
     iid = start_process(rt, OFFICER, "case_transfer", START, now)
-    for element, who, data in PATH[:2]:
+    for element, who, data in TO_REVIEW:
         complete_task(rt, who, _open_id(rt, iid, element), data, now)
     return iid
 
@@ -183,7 +183,7 @@ def test_a_thousand_turn_loop_keeps_a_bounded_state_and_stays_open(rt):
         engine.complete(case, task.id, {variable: data} if variable else data, now)
         state = engine.dump_state(case)[0]
 
-    for element, _who, data in PATH[:2]:
+    for element, _who, data in TO_REVIEW:
         act(element, data)
     for turn in range(1, 1001):
         act("review_transfer", RETURN)
