@@ -14,11 +14,16 @@ from runner.db import Base, make_engine
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _config() -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    return config
+
+
 def test_upgrade_head_on_an_empty_database_equals_the_models(database_url):
     engine = make_engine(database_url)
     try:
-        config = Config(str(ROOT / "alembic.ini"))
-        config.set_main_option("script_location", str(ROOT / "alembic"))
+        config = _config()
         with engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
@@ -45,8 +50,7 @@ def test_a_log_chained_before_0004_still_verifies_and_the_system_chain_goes_on_f
 
     engine = make_engine(database_url)
     try:
-        config = Config(str(ROOT / "alembic.ini"))
-        config.set_main_option("script_location", str(ROOT / "alembic"))
+        config = _config()
         with engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "0003")

@@ -125,12 +125,7 @@ def test_a_query_names_an_entry_of_its_target_or_says_why_none_fits(rt, browser)
 def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, browser, clock):
     from runner.services import complete_task
 
-    health = publish(browser)
-    assert health.post(f"/catalogue/{entry_id(rt)}/grant", {"grantee_unit": "market_regulation"}).status_code == 302
-    asker = browser("market_regulation.officer")
-    started(asker.post("/start/info_query", {**QUERY, "catalogue_entry": str(entry_id(rt))}))
-    iid = newest_case(rt)
-    sign_for(rt, iid)
+    health, asker, iid, answer = _granted_query(rt, browser)
 
     def reads() -> list[tuple[str, str]]:
         with rt.session() as s:
@@ -144,9 +139,6 @@ def test_every_read_of_the_answer_by_another_unit_is_audited_once_a_day(rt, brow
     day = T0.astimezone(TZ).date().isoformat()  # the day signed for: the answer deadline counts from it
     assert day in page.split("签收日期（接到查询请求之日）", 1)[1][:400]
     assert reads() == []  # nothing answered yet: nothing shared was read
-    with rt.session() as s:
-        answer = s.scalars(select(HumanTask.id).where(HumanTask.instance_id == iid,
-                                                      HumanTask.element_id == "answer_query")).one()
     complete_task(rt, "health.officer", answer, {"answer_decision": "provide", "sharing_method": "query_access",
                                                  "provided_info": "许可证有效。",
                                                  "lookup_values": [{"field": "有效期", "value": "2028-12-31"}]},
