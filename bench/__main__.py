@@ -17,26 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
 from bench import actions  # noqa: E402
 from bench._db import throwaway_database  # noqa: E402
+from runner.db import why_unreachable  # noqa: E402
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEYS = ["persisted_vs_bare", "step_growth", "inbox_p95_ms", "case_list_p95_ms", "concurrent_start_errors",
         "timer_sweep_speedup", "worker_rss_mb", "http_rps", "http_p95_ms", "http_errors", "http_read_rps",
         "http_read_p95_ms"]
-
-
-def _pg_reachable(url: str) -> str | None:
-    try:
-        eng = create_engine(url)
-        with eng.connect() as conn:
-            conn.execute(text("select 1"))
-        eng.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        return str(exc).splitlines()[0]
 
 
 def sizes(smoke: bool, instances: int | None, timers: int | None = None) -> dict:
@@ -71,7 +59,7 @@ def run(args) -> dict:
     n = sizes(args.smoke, args.instances, args.timers)
     if args.http_seconds:
         n["http_seconds"] = args.http_seconds
-    pg_problem = None if args.no_pg else _pg_reachable(args.pg)
+    pg_problem = None if args.no_pg else why_unreachable(args.pg)
     use_pg = not args.no_pg and pg_problem is None
     result: dict = {k: None for k in KEYS}
     notes: dict = {"sizes": n, "postgresql": "skipped" if args.no_pg else (pg_problem or "reachable")}

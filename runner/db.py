@@ -58,3 +58,15 @@ def drop_schema(engine: Engine) -> None:
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
         audit.uninstall(conn)
+
+
+def why_unreachable(url: str) -> str | None:
+    """None when a database at URL answers a query, else the first line of why it does not."""
+    try:
+        eng = create_engine(url)
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return str(exc).splitlines()[0]

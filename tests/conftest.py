@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from runner.calendar import TZ
 from runner.config import ROOT, Settings
+from runner.db import why_unreachable
 from runner.org import seed_demo_users, seed_units
 from runner.runtime import Runtime, deploy_definitions, make_runtime
 
@@ -20,20 +21,9 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgre
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)  # a Monday, inside the policy's window
 
 
-def _postgres_available() -> str | None:
-    try:
-        eng = create_engine(POSTGRES_URL)
-        with eng.connect() as conn:
-            conn.execute(text("select 1"))
-        eng.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        return str(exc).splitlines()[0]
-
-
 @pytest.fixture(scope="session")
 def postgres_reason():
-    return _postgres_available()
+    return why_unreachable(POSTGRES_URL)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
