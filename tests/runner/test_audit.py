@@ -162,25 +162,33 @@ def test_a_case_s_whole_chain_removed_is_found_from_its_head(logged):
     assert verdict(logged).problem == case_label(logged) + "第 1 至 2 条审计记录缺失：已被删除（日志末尾）"
 
 
-def test_concurrent_appends_keep_one_chain(mini_rt):
-    """Eight writers at once: every entry gets its own number and chains to the one before it."""
-    barrier = threading.Barrier(8, timeout=30)
+def _at_once(count, work, timeout):
+    """Run work(0) … work(count - 1) in threads released together; return the exceptions they raised."""
+    barrier = threading.Barrier(count, timeout=30)
     errors = []
 
-    def writer(n):
+    def run(n):
         barrier.wait()
         try:
-            for i in range(5):
-                record_denial(mini_rt, f"user{n}", "probe", f"第 {i} 次", T0)
-        except Exception as exc:  # noqa: BLE001 - reported below
+            work(n)
+        except Exception as exc:  # noqa: BLE001 - returned to the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(60)
-    assert errors == []
+        t.join(timeout)
+    return errors
+
+
+def test_concurrent_appends_keep_one_chain(mini_rt):
+    """Eight writers at once: every entry gets its own number and chains to the one before it."""
+    def writer(n):
+        for i in range(5):
+            record_denial(mini_rt, f"user{n}", "probe", f"第 {i} 次", T0)
+
+    assert _at_once(8, writer, 60) == []
     with mini_rt.session() as s:
         numbers = s.scalars(select(AuditEntry.seq).where(AuditEntry.chain_id.is_(None)).order_by(AuditEntry.seq)).all()
     assert numbers == list(range(1, 41))
@@ -189,24 +197,12 @@ def test_concurrent_appends_keep_one_chain(mini_rt):
 
 def test_concurrent_actions_on_different_cases_keep_every_chain(mini_rt):
     """Four cases started and worked at once: each case's chain and the system chain verify."""
-    barrier = threading.Barrier(4, timeout=30)
-    errors = []
-
     def worker(n):
-        barrier.wait()
-        try:
-            for i in range(3):
-                iid = start_process(mini_rt, SENDER, "mini", {**START_DATA, "title": f"并发 {n}-{i}"}, T0)
-                record_denial(mini_rt, "water.officer", "complete", "无权办理", T0, iid)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        for i in range(3):
+            iid = start_process(mini_rt, SENDER, "mini", {**START_DATA, "title": f"并发 {n}-{i}"}, T0)
+            record_denial(mini_rt, "water.officer", "complete", "无权办理", T0, iid)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
+    assert _at_once(4, worker, 120) == []
     result = verdict(mini_rt)
     assert result.ok, result.problem
     assert result.checked == entry_count(mini_rt) >= 24

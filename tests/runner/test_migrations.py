@@ -14,19 +14,19 @@ from runner.db import Base, make_engine
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _config() -> Config:
+def _upgrade(conn, revision: str) -> None:
+    """Run the project's Alembic migrations up to REVISION on CONN, inside its transaction."""
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "alembic"))
-    return config
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
 
 
 def test_upgrade_head_on_an_empty_database_equals_the_models(database_url):
     engine = make_engine(database_url)
     try:
-        config = _config()
         with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            _upgrade(conn, "head")
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
             tables = set(inspect(conn).get_table_names())
@@ -50,10 +50,8 @@ def test_a_log_chained_before_0004_still_verifies_and_the_system_chain_goes_on_f
 
     engine = make_engine(database_url)
     try:
-        config = _config()
         with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0003")
+            _upgrade(conn, "0003")
             prev = ""
             for number in (1, 2, 3):
                 old = AuditEntry(id=number, at=datetime(2026, 3, 2, number, tzinfo=UTC), actor="someone",
@@ -67,7 +65,7 @@ def test_a_log_chained_before_0004_still_verifies_and_the_system_chain_goes_on_f
                               "prev": prev, "hash": old.hash})
                 prev = old.hash
             conn.execute(text("UPDATE audit_chain SET seq = 3, hash = :h WHERE id = 1"), {"h": prev})
-            command.upgrade(config, "head")
+            _upgrade(conn, "head")
         with Session(engine) as s, s.begin():
             s.add(AuditEntry(at=datetime(2026, 3, 3, tzinfo=UTC), actor="someone", action="denied", detail="新记录"))
         with Session(engine) as s:
