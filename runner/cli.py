@@ -461,6 +461,7 @@ def cmd_worker(args) -> int:
     clock = (lambda: fixed) if args.now else wall_clock
     # the schema is init-db's; workers starting together never race on it
     with _runtime(settings, create=False) as rt:
+        rt.engine.warm.size = 0  # a sweep fires each case once: keeping its workflow warm would only hold memory
         if args.once:
             started = time.monotonic()  # only to report the rate; what fires is decided by clock()
             done = drain(rt, clock(), name, args.batch, lease)

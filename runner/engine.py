@@ -33,6 +33,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from runner.calendar import TZ, CalendarError, WorkingCalendar, local_date
 from runner.compact import compact
+from runner.warm import WarmWorkflows
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("liandong_now", default=None)
 _SESSION: contextvars.ContextVar[object | None] = contextvars.ContextVar("liandong_session", default=None)
@@ -230,6 +231,7 @@ class Engine:
         self._validator: BpmnValidator | None = None
         self.depth_guard = DEPTH_GUARD  # a test may lower it
         self.compaction = COMPACTION  # splice completed history out of the state on every save (runner/compact.py)
+        self.warm = WarmWorkflows()  # the workflows last saved, for the next action on the case (runner/warm.py)
 
     # -- functions a diagram may call in expressions and scripts -----------------------------
     def script_globals(self) -> dict:
@@ -639,11 +641,14 @@ class Engine:
         dct["subprocesses"] = conv.mapping_to_dict(wf.subprocesses)
         dct["bpmn_events"] = self.serializer.registry.convert(wf.bpmn_events)
         dct["typename"] = self.serializer.registry.typenames[BpmnWorkflow]
-        return json.dumps(dct), self.serializer.VERSION
+        text = json.dumps(dct)
+        self.warm.put(text, wf)
+        return text, self.serializer.VERSION
 
-    def open(self, bundle: ProcessBundle, spec: LoadedSpec | str, state_json: str, version: str) -> Case:
+    def open(self, bundle: ProcessBundle, spec: LoadedSpec | str, state_json: str, version: str,
+             warm: bool = False) -> Case:
         """The case stored as STATE_JSON (of the version whose parsed BUNDLE and SPEC are given)."""
-        return Case(self, bundle, self.load_state(state_json, spec, version))
+        return Case(self, bundle, self.load_state(state_json, spec, version, warm=warm))
 
     def restore_spec(self, spec_json: str) -> LoadedSpec:
         """Deserialize a version's stored spec once; a LoadedSpec is shared by every case of that version."""
@@ -652,10 +657,17 @@ class Engine:
         return LoadedSpec(registry.restore(specs["spec"]),
                           {k: registry.restore(v) for k, v in specs["subprocess_specs"].items()}, spec_json)
 
-    def load_state(self, state_json: str, spec: LoadedSpec | str, version: str) -> BpmnWorkflow:
-        """Rebuild a workflow from its stored state and its version's spec (a LoadedSpec, or its JSON)."""
+    def load_state(self, state_json: str, spec: LoadedSpec | str, version: str, warm: bool = False) -> BpmnWorkflow:
+        """Rebuild a workflow from its stored state and its version's spec (a LoadedSpec, or its JSON).
+
+        WARM: an action that will change and save the case may take the workflow this process last saved as
+        exactly STATE_JSON instead (runner/warm.py); a read must not (the entry is the taker's alone)."""
         if isinstance(spec, str):
             spec = self.restore_spec(spec)
+        if warm and version == self.serializer.VERSION:
+            kept = self.warm.take(state_json, spec.spec)
+            if kept is not None:
+                return kept
         dct = json.loads(state_json)
         if version != self.serializer.VERSION:  # an older format: migrate it with the spec, the slow way
             specs = json.loads(spec.spec_json)

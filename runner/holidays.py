@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from runner.calendar import TZ, CalendarError, WorkingCalendar, YearDays, take_counted_deadlines
@@ -187,16 +187,32 @@ def loaded_years(s: Session) -> dict[int, YearDays]:
     return {row.year: Schedule.from_row(row).days() for row in s.scalars(select(CalendarYear))}
 
 
+def revision_column():
+    """The schedule's revision as a scalar subquery: grows with every load of any year (no row is deleted)."""
+    return select(func.coalesce(func.sum(CalendarYear.revision), 0)).scalar_subquery()
+
+
+REVISION_READ = "liandong.schedule_revision"  # Session.info: the revision read with the case's lock
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_revision(session, transaction):
+    if transaction.parent is None:  # a revision read belongs to its transaction
+        session.info.pop(REVISION_READ, None)
+
+
 def schedule_revision(s: Session) -> int:
-    """Grows with every load of any year (no row is ever deleted)."""
-    return int(s.scalar(select(func.coalesce(func.sum(CalendarYear.revision), 0))) or 0)
+    """The schedule's revision: as read in this transaction with the case's lock (services.lock_instance reads
+    it in the same statement, saving a round trip), else read now."""
+    read = s.info.get(REVISION_READ)
+    return int(read if read is not None else s.scalar(select(revision_column())) or 0)
 
 
 def attach(cal: WorkingCalendar, session_factory) -> None:
     """Let CAL read the years loaded into the database (cached per process, invalidated on load)."""
     def load() -> tuple[dict[int, YearDays], int]:
         with session_factory() as s:
-            return loaded_years(s), schedule_revision(s)
+            return loaded_years(s), int(s.scalar(select(revision_column())) or 0)
     cal.use_loader(load)
 
 
@@ -464,16 +480,20 @@ def note_deadline_bases(cal: WorkingCalendar, s: Session, inst: ProcessInstance,
     step (it is retried) when they were counted on a schedule that another process has since replaced: the
     load's recount could not see them, so they would stay wrong."""
     counted = take_counted_deadlines()
-    if counted and cal.loader is not None and schedule_revision(s) != cal.revision:
-        cal.invalidate()
-        raise ScheduleChanged()
-    for start, n, due in counted:
-        exists = s.scalar(select(DeadlineBasis.id).where(
-            DeadlineBasis.instance_id == inst.id, DeadlineBasis.due_at == due,
-            DeadlineBasis.start_date == start.isoformat(), DeadlineBasis.working_days == n))
-        if exists is None:
-            s.add(DeadlineBasis(instance_id=inst.id, start_date=start.isoformat(), working_days=n, due_at=due,
-                                computed_at=now))
+    if not counted:
+        return
+    # Reads only: nothing of this action needs writing first (its one flush is at the commit).
+    with s.no_autoflush:
+        if cal.loader is not None and schedule_revision(s) != cal.revision:
+            cal.invalidate()
+            raise ScheduleChanged()
+        for start, n, due in dict.fromkeys(counted):  # a deadline counted twice in one step is noted once
+            exists = s.scalar(select(DeadlineBasis.id).where(
+                DeadlineBasis.instance_id == inst.id, DeadlineBasis.due_at == due,
+                DeadlineBasis.start_date == start.isoformat(), DeadlineBasis.working_days == n))
+            if exists is None:
+                s.add(DeadlineBasis(instance_id=inst.id, start_date=start.isoformat(), working_days=n, due_at=due,
+                                    computed_at=now))
 
 
 # -- read side for the admin page ---------------------------------------------------------------------

@@ -167,7 +167,8 @@ def record_notices(rt, s: Session, inst: ProcessInstance, wf, opened: list[Human
         candidates.append((source, (source, row.element_id, row.late_unit, "supervision", text)))
     if not candidates:
         return
-    told = set(s.scalars(select(Notice.source).where(Notice.instance_id == inst.id)))
+    with s.no_autoflush:  # only this function adds notices, once per action: nothing pending to see first
+        told = set(s.scalars(select(Notice.source).where(Notice.instance_id == inst.id)))
     pending = [notice for source, notice in candidates if source not in told]
     for source, element, unit, kind, text in pending:
         s.add(Notice(instance_id=inst.id, unit_code=unit, source=source[:80], element_id=element, kind=kind,

@@ -109,11 +109,12 @@ class Runtime:
         """The diagram file's bundle: for naming procedures only; a case must use bundle_for(its definition)."""
         return self.bundles.get(process_key)
 
-    def open(self, inst) -> Case:
-        """Case INST (a ProcessInstance) opened with its own version's cached bundle and spec."""
+    def open(self, inst, warm: bool = False) -> Case:
+        """Case INST (a ProcessInstance) opened with its own version's cached bundle and spec. WARM: for an
+        action that holds the case's lock and will save it (Engine.load_state)."""
         definition = inst.definition
         return self.engine.open(self.bundle_for(definition), spec_for(self, definition), inst.state_json,
-                                inst.serializer_version)
+                                inst.serializer_version, warm=warm)
 
     def bundle_for(self, definition: ProcessDefinition) -> ProcessBundle:
         """The parsed bundle of one stored version (its own XML and forms), cached by definition id and checksum

@@ -27,6 +27,7 @@ from runner.calendar import TZ, CalendarError
 from runner.engine import EngineError, FieldRefused, session_bound
 from runner.errors import Conflict, Forbidden, Invalid, NotFound
 from runner.forms import check_unit_roles, validate_form
+from runner.holidays import REVISION_READ, revision_column
 from runner.models import (
     AuditEntry,
     BusinessKeyCounter,
@@ -109,9 +110,10 @@ def lock_instance(s: Session, instance_id: int, task: HumanTask | None = None) -
     (XML, spec, forms): the runtime's caches hold those, keyed by definition id and checksum.
     TASK: a task of the case read before the lock; it is read again in the same statement (and on PostgreSQL
     locked with the case), so the caller sees whether another action completed or claimed it meanwhile."""
-    stmt = (select(ProcessInstance) if task is None else
-            select(ProcessInstance, HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-            .where(HumanTask.id == task.id))
+    # The holiday schedule's revision comes along: the step's deadlines are checked against it (holidays.py).
+    stmt = (select(ProcessInstance, revision_column()) if task is None else
+            select(ProcessInstance, revision_column(), HumanTask)
+            .join(HumanTask, HumanTask.instance_id == ProcessInstance.id).where(HumanTask.id == task.id))
     stmt = (stmt.where(ProcessInstance.id == instance_id)
             .options(joinedload(ProcessInstance.definition).load_only(*_DEFINITION_HEAD))
             .execution_options(populate_existing=True))
@@ -123,6 +125,7 @@ def lock_instance(s: Session, instance_id: int, task: HumanTask | None = None) -
     found = s.execute(stmt).first()
     inst = found[0] if found is not None else None
     if inst is not None:
+        s.info[REVISION_READ] = found[1]
         hold(s, inst)  # the case's audit entries go on its own chain, whose head this lock guards
     return inst
 
@@ -178,12 +181,11 @@ def _start(rt, username, process_key, data, now, uploads=()) -> int:
         wf = rt.engine.new_workflow(bundle, seed)
         with session_bound(s):
             rt.engine.advance(wf, now)
-        state, version = rt.engine.dump_state(wf)
-        inst = ProcessInstance(
+        inst = ProcessInstance(  # its state is written by sync_instance below, in the same transaction
             definition_id=definition.id, process_key=process_key, business_key=business_key,
             title=str(data.get("title") or bundle.name)[:255], status="running", initiator=user.username,
-            initiator_unit=user.unit_code, units=[user.unit_code], started_at=now, serializer_version=version,
-            state_json=state, data_summary={})
+            initiator_unit=user.unit_code, units=[user.unit_code], started_at=now,
+            serializer_version=rt.engine.serializer.VERSION, state_json="", data_summary={})
         s.add(inst)
         s.flush()  # a duplicate key (only possible against keys made by hand) is retried by _guard
         hold(s, inst)
@@ -270,7 +272,7 @@ def _complete(rt, username, task_id, data, now, uploads=(), raced: bool = False)
             check_unit_roles(schema, data, _unit_kinds(rt, s), user.unit_code)
         elif data:
             raise Invalid("该任务没有表单，不应提交数据")
-        case = rt.open(inst)
+        case = rt.open(inst, warm=True)  # the lock is held and the case is saved below
         before = case.data
         variable = case.form_variable(row.element_id)
         owned = [variable] if variable else form_names(bundle.forms.get(row.form_file) if row.form_file else None)
@@ -295,8 +297,11 @@ def _sign_for_documents(s: Session, instance_id: int, unit_code: str, username: 
 
     day = now.astimezone(TZ).date().isoformat()
     signed = select(Receipt.document_id)
-    for doc in s.scalars(select(Document).where(Document.instance_id == instance_id,
-                                                Document.recipient_unit == unit_code, Document.id.not_in(signed))):
+    with s.no_autoflush:  # a read: this action's rows are written once, at the commit
+        docs = list(s.scalars(select(Document).where(Document.instance_id == instance_id,
+                                                     Document.recipient_unit == unit_code,
+                                                     Document.id.not_in(signed))))
+    for doc in docs:
         if not KINDS[doc.kind].receipt:
             continue
         s.add(Receipt(document_id=doc.id, unit_code=unit_code, received_on=day, received_by=username, at=now))
@@ -433,7 +438,8 @@ def _fire(rt, instance_id: int, now: datetime) -> bool:
                                                  Timer.due_at < now)))
         if inst is None or not due:
             return False
-        wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version)
+        wf = rt.engine.load_state(inst.state_json, spec_for(rt, inst.definition), inst.serializer_version,
+                                  warm=True)  # the lock is held and the case is saved below
         with session_bound(s):
             rt.engine.advance(wf, now)
         for t in due:
