@@ -212,7 +212,7 @@ def attach(cal: WorkingCalendar, session_factory) -> None:
     """Let CAL read the years loaded into the database (cached per process, invalidated on load)."""
     def load() -> tuple[dict[int, YearDays], int]:
         with session_factory() as s:
-            return loaded_years(s), int(s.scalar(select(revision_column())) or 0)
+            return loaded_years(s), schedule_revision(s)  # a fresh session: read now
     cal.use_loader(load)
 
 

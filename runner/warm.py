@@ -44,7 +44,3 @@ class WarmWorkflows:
                 return None
             self.hits += 1
             return wf
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

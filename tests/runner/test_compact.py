@@ -67,21 +67,36 @@ def _snapshot(run) -> list:
     return out
 
 
-def _run(path, tmp_path, compaction: bool, monkeypatch) -> tuple[list, object]:
-    snapshots = []
-    # Task ids are random, and a scenario picks the first of two tasks opened at once by id: both runs draw the
-    # same ids in the same order, so they pick the same task (the comparison would otherwise be a coin toss).
+def run_recorded(path, db_file, monkeypatch, record) -> object:
+    """Run scenario PATH on the SQLite file DB_FILE, calling RECORD(run, index) after every step; return the
+    outcome. Task ids are random, and a scenario picks the first of two tasks opened at once by id: every run
+    draws the same ids in the same order, so two runs pick the same task (a comparison would otherwise be a
+    coin toss)."""
     ids = random.Random(20260302)
     monkeypatch.setattr(spiff_task, "uuid4", lambda: uuid.UUID(int=ids.getrandbits(128), version=4))
 
     def step(self, index, step):
         STEP(self, index, step)
-        snapshots.append((index, _snapshot(self)))
+        record(self, index)
 
     monkeypatch.setattr(simulate._Run, "step", step)
+    return simulate.run_scenario(path, settings_from_env().with_(database_url=f"sqlite:///{db_file}"))
+
+
+def assert_same_steps(got: list, want: list) -> None:
+    """Two runs' (step, snapshot) lists: every key of every case the same at every step."""
+    assert len(got) == len(want)
+    for (index, cases_got), (_index, cases_want) in zip(got, want, strict=True):
+        for n, (case_got, case_want) in enumerate(zip(cases_got, cases_want, strict=True)):
+            for key in case_want:
+                assert case_got[key] == case_want[key], f"step {index}, case {n}: {key} differs"
+
+
+def _run(path, tmp_path, compaction: bool, monkeypatch) -> tuple[list, object]:
+    snapshots = []
     monkeypatch.setattr(engine_module, "COMPACTION", compaction)
-    settings = settings_from_env().with_(database_url=f"sqlite:///{tmp_path}/{'on' if compaction else 'off'}.db")
-    outcome = simulate.run_scenario(path, settings)
+    outcome = run_recorded(path, tmp_path / f"{'on' if compaction else 'off'}.db", monkeypatch,
+                           lambda run, index: snapshots.append((index, _snapshot(run))))
     return snapshots, outcome
 
 
@@ -96,11 +111,7 @@ def test_a_scenario_sees_the_same_at_every_step_with_and_without_compaction(path
     without, reference = _run(path, tmp_path, False, monkeypatch)
     assert reference.ok
     assert removed == []  # the reference run really kept every task
-    assert len(with_) == len(without)
-    for (index, got), (_index, want) in zip(with_, without, strict=True):
-        for n, (case_got, case_want) in enumerate(zip(got, want, strict=True)):
-            for key in case_want:
-                assert case_got[key] == case_want[key], f"step {index}, case {n}: {key} differs"
+    assert_same_steps(with_, without)
     assert outcome.transcript == reference.transcript
 
 

@@ -8,26 +8,20 @@ process moved the case on."""
 from __future__ import annotations
 
 import json
-import random
-import uuid
 from datetime import timedelta
 
 import pytest
-from SpiffWorkflow import task as spiff_task
 from sqlalchemy import select
 
 from bench.actions import LETTER, OFFICER, RECEIPT, REGISTER, START, T0
-from runner import services, simulate
+from runner import services
 from runner import warm as warm_module
-from runner.config import settings_from_env
 from runner.errors import Conflict, Forbidden
 from runner.models import HumanTask, ProcessInstance
 from runner.runtime import make_runtime
 from runner.services import complete_task, start_process
 from tests.conftest import SCENARIO_DIR
-from tests.runner.test_compact import SCENARIOS, _snapshot
-
-STEP = simulate._Run.step
+from tests.runner.test_compact import SCENARIOS, _open_id, _snapshot, assert_same_steps, run_recorded
 
 
 def _without_clock(state_json: str) -> dict:
@@ -45,21 +39,18 @@ def _without_clock(state_json: str) -> dict:
 
 def _run(path, tmp_path, size: int, monkeypatch):
     snapshots, hits = [], []
-    ids = random.Random(20260302)  # the same task ids in both runs (see test_compact)
-    monkeypatch.setattr(spiff_task, "uuid4", lambda: uuid.UUID(int=ids.getrandbits(128), version=4))
 
-    def step(self, index, step):
-        STEP(self, index, step)
-        with self.rt.session() as s:
-            states = [_without_clock(i.state_json) for i in s.scalars(select(ProcessInstance)
-                                                                       .order_by(ProcessInstance.id))]
-        snapshots.append((index, _snapshot(self), states))
-        hits.append(self.rt.engine.warm.hits)
+    def record(run, index):
+        cases = _snapshot(run)
+        with run.rt.session() as s:  # the stored state of each case too, in the snapshot's order (by id)
+            for case, inst in zip(cases, s.scalars(select(ProcessInstance).order_by(ProcessInstance.id)),
+                                  strict=True):
+                case["state"] = _without_clock(inst.state_json)
+        snapshots.append((index, cases))
+        hits.append(run.rt.engine.warm.hits)
 
-    monkeypatch.setattr(simulate._Run, "step", step)
     monkeypatch.setattr(warm_module, "WARM_CASES", size)
-    settings = settings_from_env().with_(database_url=f"sqlite:///{tmp_path}/warm{size}.db")
-    outcome = simulate.run_scenario(path, settings)
+    outcome = run_recorded(path, tmp_path / f"warm{size}.db", monkeypatch, record)
     return snapshots, outcome, hits
 
 
@@ -70,12 +61,7 @@ def test_a_scenario_sees_the_same_at_every_step_with_and_without_warm_workflows(
     cold, reference, cold_hits = _run(path, tmp_path, 0, monkeypatch)
     assert reference.ok
     assert set(cold_hits) <= {0}  # the reference run really rebuilt every workflow
-    assert len(warm) == len(cold)
-    for (index, got, got_states), (_index, want, want_states) in zip(warm, cold, strict=True):
-        assert got_states == want_states, f"step {index}: the stored states differ"
-        for n, (case_got, case_want) in enumerate(zip(got, want, strict=True)):
-            for key in case_want:
-                assert case_got[key] == case_want[key], f"step {index}, case {n}: {key} differs"
+    assert_same_steps(warm, cold)
     assert outcome.transcript == reference.transcript
 
 
@@ -87,17 +73,11 @@ def test_the_scenarios_do_take_warm_workflows(tmp_path, monkeypatch):
     assert hits[-1] >= 3
 
 
-def _open(rt, iid, element):
-    with rt.session() as s:
-        return s.scalar(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.element_id == element,
-                                                   HumanTask.status == "open"))
-
-
 def test_an_action_that_failed_after_saving_leaves_nothing_warm_for_the_next(rt, monkeypatch):
     """The failed action's workflow had the task completed; the row still has it open. The retry must act on
     the row's state (a workflow kept by case id would refuse: the task is no longer ready in it)."""
     iid = start_process(rt, OFFICER, "case_transfer", START, T0)
-    task = _open(rt, iid, "register_case")
+    task = _open_id(rt, iid, "register_case")
 
     def crash(*_a, **_k):
         raise RuntimeError("the disk is full")
@@ -111,7 +91,7 @@ def test_an_action_that_failed_after_saving_leaves_nothing_warm_for_the_next(rt,
     misses = rt.engine.warm.misses
     complete_task(rt, OFFICER, task, REGISTER, T0)
     assert rt.engine.warm.misses == misses + 1  # rebuilt from the row, not taken
-    assert _open(rt, iid, "send_letter") is not None
+    assert _open_id(rt, iid, "send_letter") is not None
 
 
 def test_a_case_moved_on_by_another_process_is_rebuilt_from_its_row(rt, settings):
@@ -119,13 +99,13 @@ def test_a_case_moved_on_by_another_process_is_rebuilt_from_its_row(rt, settings
     other = make_runtime(settings, create=False)
     try:
         iid = start_process(rt, OFFICER, "case_transfer", START, T0)
-        complete_task(rt, OFFICER, _open(rt, iid, "register_case"), REGISTER, T0)  # rt keeps this state warm
-        complete_task(other, OFFICER, _open(rt, iid, "send_letter"), LETTER, T0 + timedelta(minutes=1))
+        complete_task(rt, OFFICER, _open_id(rt, iid, "register_case"), REGISTER, T0)  # rt keeps this state warm
+        complete_task(other, OFFICER, _open_id(rt, iid, "send_letter"), LETTER, T0 + timedelta(minutes=1))
         hits = rt.engine.warm.hits
         # the letter step exists only in the row: a stale warm workflow would still wait on the letter
-        complete_task(rt, "health.officer", _open(rt, iid, "receive_letter"), RECEIPT, T0 + timedelta(minutes=2))
+        complete_task(rt, "health.officer", _open_id(rt, iid, "receive_letter"), RECEIPT, T0 + timedelta(minutes=2))
         assert rt.engine.warm.hits == hits
-        assert _open(rt, iid, "review_transfer") is not None
+        assert _open_id(rt, iid, "review_transfer") is not None
         # and a replay of the step the other process did is refused, as without the cache
         with rt.session() as s:
             letter = s.scalar(select(HumanTask.id).where(HumanTask.instance_id == iid,
